@@ -1,0 +1,156 @@
+#!/usr/bin/env bash
+# Give a Debian/Ubuntu host what xbuild needs: a Docker engine >= 23 with buildx,
+# QEMU user emulation registered with binfmt_misc (F flag), Debian's docker-registry,
+# mmdebstrap and skopeo. Idempotent: when everything is in place it changes nothing.
+# Run as root.
+set -euo pipefail
+
+log() { printf 'host-setup: %s\n' "$*" >&2; }
+die() { printf 'host-setup: error: %s\n' "$*" >&2; exit 1; }
+
+[ "$(id -u)" -eq 0 ] || die "run as root"
+. /etc/os-release
+
+DOCKERD_LOG=${DOCKERD_LOG:-/var/log/xbuild-dockerd.log}
+MIN_DOCKER_MAJOR=23
+FOREIGN_DEB_ARCHES="arm64 armhf"
+PACKAGES="qemu-user-static binfmt-support docker-registry mmdebstrap skopeo python3-venv curl ca-certificates"
+
+missing_packages() {
+  local p
+  for p in "$@"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || printf '%s ' "$p"
+  done
+}
+
+apt_updated=0
+apt_update_once() {
+  [ "$apt_updated" -eq 1 ] && return
+  local try
+  for try in 1 2 3; do
+    log "apt-get update (try $try)"
+    if DEBIAN_FRONTEND=noninteractive apt-get update -qq; then
+      apt_updated=1
+      return 0
+    fi
+    sleep $((try * 5))
+  done
+  die "apt-get update failed three times"
+}
+
+apt_install() {
+  apt_update_once
+  log "installing $*"
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@" >/dev/null
+}
+
+engine_major() {
+  # Server version of the engine behind the socket, or of the installed dockerd binary.
+  local v
+  v=$(dockerd --version 2>/dev/null | sed -n 's/^Docker version \([0-9]*\)\..*/\1/p')
+  echo "${v:-0}"
+}
+
+ensure_trixie_source() {
+  # Debian 12's docker.io (20.10) cannot use named build contexts; Debian 13's can,
+  # and installs on Debian 12. The low pin keeps every other package on bookworm.
+  [ "${ID}" = "debian" ] && [ "${VERSION_ID:-}" = "12" ] || return 0
+  local src=/etc/apt/sources.list.d/xbuild-trixie.sources
+  local pin=/etc/apt/preferences.d/xbuild-trixie
+  if [ ! -f "$src" ]; then
+    log "adding Debian 13 (trixie) apt source, pinned at 100"
+    cat >"$src" <<SRC
+Types: deb
+URIs: http://deb.debian.org/debian
+Suites: trixie
+Components: main
+Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
+SRC
+    apt_updated=0
+  fi
+  if [ ! -f "$pin" ]; then
+    printf 'Package: *\nPin: release n=trixie\nPin-Priority: 100\n' >"$pin"
+  fi
+}
+
+ensure_docker_engine() {
+  if [ "$(engine_major)" -ge "$MIN_DOCKER_MAJOR" ] && [ -x /usr/libexec/docker/cli-plugins/docker-buildx ]; then
+    return 0
+  fi
+  if [ "${ID}" = "debian" ] && [ "${VERSION_ID:-}" = "12" ]; then
+    ensure_trixie_source
+    apt_update_once
+    log "installing docker.io and docker-buildx from trixie"
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+      -t trixie docker.io docker-buildx >/dev/null
+  else
+    apt_install docker.io docker-buildx
+  fi
+  [ "$(engine_major)" -ge "$MIN_DOCKER_MAJOR" ] || die "dockerd $(engine_major) is older than $MIN_DOCKER_MAJOR"
+}
+
+ensure_packages() {
+  local missing
+  missing=$(missing_packages $PACKAGES)
+  [ -z "$missing" ] || apt_install $missing
+}
+
+ensure_foreign_deb_arches() {
+  # Lets tests fetch busybox-static for each arch with `apt-get download`.
+  local a added=0
+  for a in $FOREIGN_DEB_ARCHES; do
+    if ! dpkg --print-foreign-architectures | grep -qx "$a"; then
+      dpkg --add-architecture "$a"
+      added=1
+    fi
+  done
+  [ "$added" -eq 0 ] || apt_updated=0
+}
+
+ensure_binfmt() {
+  if [ ! -f /proc/sys/fs/binfmt_misc/register ]; then
+    log "mounting binfmt_misc"
+    mount -t binfmt_misc binfmt_misc /proc/sys/fs/binfmt_misc
+  fi
+  local name
+  for name in qemu-aarch64 qemu-arm; do
+    if [ ! -f "/proc/sys/fs/binfmt_misc/$name" ]; then
+      log "registering $name"
+      update-binfmts --enable "$name" 2>/dev/null || update-binfmts --import "$name"
+    fi
+    grep -q '^flags: .*F' "/proc/sys/fs/binfmt_misc/$name" \
+      || die "binfmt handler $name lacks the F flag"
+  done
+}
+
+engine_running() { docker version --format '{{.Server.Version}}' >/dev/null 2>&1; }
+
+ensure_dockerd_running() {
+  engine_running && return 0
+  if [ -d /run/systemd/system ]; then
+    log "starting docker with systemd"
+    systemctl start docker
+  else
+    log "starting dockerd in the background (log: $DOCKERD_LOG)"
+    setsid nohup dockerd >>"$DOCKERD_LOG" 2>&1 </dev/null &
+  fi
+  local i
+  for i in $(seq 1 60); do
+    engine_running && { log "engine up: $(docker version --format '{{.Server.Version}}')"; return 0; }
+    sleep 1
+  done
+  tail -n 20 "$DOCKERD_LOG" >&2 || true
+  die "dockerd did not answer within 60 s"
+}
+
+main() {
+  ensure_foreign_deb_arches
+  ensure_packages
+  ensure_docker_engine
+  ensure_binfmt
+  ensure_dockerd_running
+  docker buildx version >/dev/null || die "docker buildx is missing"
+  log "ready: dockerd $(docker version --format '{{.Server.Version}}'), $(docker buildx version | cut -d' ' -f1-2)"
+}
+
+main "$@"

@@ -1,0 +1,3 @@
+from xbuild.cli import main
+
+main()

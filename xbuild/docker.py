@@ -1,0 +1,253 @@
+"""The only module that talks to Docker, always through python-on-whales.
+
+Every call is first rendered by a recording client (python-on-whales pointed at a script that
+writes down its argv), so `-v` echoes and `--dry-run` prints exactly the command that runs.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import tempfile
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TextIO
+
+from python_on_whales import DockerClient
+from python_on_whales.exceptions import DockerException
+
+from xbuild.buildspec import BuildRequest
+from xbuild.errors import EnvironmentProblem
+from xbuild.platforms import Platform
+from xbuild.retry import RetryPolicy, is_transient
+
+_RECORDER = "import shlex, sys; open(sys.argv[1], 'a').write(shlex.join(sys.argv[2:]) + '\\n')"
+LineSink = Callable[[str], None]
+
+
+class DockerFailure(Exception):
+    """A docker command failed; `output` holds what it said."""
+
+    def __init__(self, command: str, output: str) -> None:
+        super().__init__(output.strip().splitlines()[-1] if output.strip() else command)
+        self.command = command
+        self.output = output
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Built:
+    digest: str  # the pushed manifest's digest; the image's config digest when not pushed
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RunOutput:
+    exit_code: int
+    output: str
+
+
+def _stderr_of(exc: BaseException) -> str:
+    if isinstance(exc, DockerFailure):
+        return exc.output
+    if isinstance(exc, DockerException):
+        return f"{exc.stderr or ''}\n{exc.stdout or ''}"
+    return str(exc)
+
+
+class Docker:
+    """Docker and buildx through python-on-whales, with echo, dry-run and registry retries."""
+
+    def __init__(self, *, echo: LineSink | None = None, dry_run: bool = False,
+                 retry: RetryPolicy | None = None) -> None:
+        self.echo = echo or (lambda _line: None)
+        self.dry_run = dry_run
+        self.retry = retry or RetryPolicy()
+        self._client = DockerClient()
+
+    # --- rendering -----------------------------------------------------------------------
+    @contextmanager
+    def _recording(self) -> Iterator[tuple[DockerClient, Path]]:
+        with tempfile.TemporaryDirectory(prefix="xbuild-cmd-") as tmp:
+            record = Path(tmp) / "argv"
+            record.touch()
+            yield DockerClient(client_call=[sys.executable, "-c", _RECORDER, str(record),
+                                            "docker"]), record
+
+    def render(self, call: Callable[[DockerClient], object]) -> str:
+        """The exact docker command python-on-whales would run for `call`."""
+        with self._recording() as (client, record):
+            result = call(client)
+            if isinstance(result, Iterator):
+                for _ in result:
+                    pass
+            return record.read_text().strip()
+
+    def _announce(self, call: Callable[[DockerClient], object], log: TextIO | None) -> str:
+        command = self.render(call)
+        self.echo(command)
+        if log is not None:
+            log.write(f"+ {command}\n")
+            log.flush()
+        return command
+
+    # --- builds --------------------------------------------------------------------------
+    def build(self, request: BuildRequest, log: TextIO, on_line: LineSink) -> Built:
+        """Build one image x arch (and push it when asked), retrying transient push errors."""
+        def attempt() -> Built:
+            return self._build_once(request, log, on_line)
+
+        if not request.push:
+            return attempt()
+        retrying = self.retry.retrying(
+            lambda exc: isinstance(exc, DockerFailure) and is_transient(exc.output),
+            lambda n, exc: self._note_retry(log, on_line, n, exc))
+        return retrying(attempt)
+
+    def _build_once(self, request: BuildRequest, log: TextIO, on_line: LineSink) -> Built:
+        with tempfile.TemporaryDirectory(prefix="xbuild-meta-") as tmp:
+            metadata = Path(tmp) / "metadata.json"
+
+            def call(client: DockerClient) -> object:
+                return client.buildx.build(
+                    request.context, file=request.dockerfile, platforms=[str(request.platform)],
+                    tags=[request.tag], build_args=dict(request.build_args),
+                    labels=dict(request.labels), build_contexts=dict(request.contexts),
+                    push=request.push, load=not request.push, progress="plain",
+                    metadata_file=metadata, stream_logs=True)
+
+            command = self._announce(call, log)
+            if self.dry_run:
+                return Built(digest=f"<digest of {request.tag}>")
+            self._stream(call, command, log, on_line)
+            return Built(digest=_digest_from(metadata, request))
+
+    def _stream(self, call: Callable[[DockerClient], object], command: str, log: TextIO,
+                on_line: LineSink) -> None:
+        seen: list[str] = []
+        try:
+            lines = call(self._client)
+            assert isinstance(lines, Iterator)
+            for line in lines:
+                log.write(line)
+                seen.append(line)
+                on_line(line.rstrip())
+        except DockerException as exc:
+            log.flush()
+            # The stream already carried stderr; keep its tail, which ends with the error.
+            raise DockerFailure(command, "".join(seen[-40:]) or _stderr_of(exc)) from exc
+        finally:
+            log.flush()
+
+    @staticmethod
+    def _note_retry(log: TextIO, on_line: LineSink, attempt: int, exc: BaseException) -> None:
+        message = f"transient registry error, retrying (attempt {attempt + 1}): {exc}"
+        log.write(f"xbuild: {message}\n")
+        on_line(message)
+
+    # --- manifest lists ------------------------------------------------------------------
+    def create_list(self, ref: str, sources: Sequence[str], log: TextIO | None = None) -> None:
+        def call(client: DockerClient) -> object:
+            return client.buildx.imagetools.create(sources=list(sources), tags=[ref])
+
+        command = self._announce(call, log)
+        if self.dry_run:
+            return
+
+        def attempt() -> None:
+            try:
+                call(self._client)
+            except DockerException as exc:
+                raise DockerFailure(command, _stderr_of(exc)) from exc
+
+        retrying = self.retry.retrying(
+            lambda exc: isinstance(exc, DockerFailure) and is_transient(exc.output),
+            lambda n, exc: self.echo(f"# transient registry error, retry {n + 1}: {exc}"))
+        retrying(attempt)
+
+    def inspect_list(self, ref: str) -> list[tuple[Platform, str]]:
+        """(platform, digest) of each entry of a published list; attestations left out."""
+        manifest = self._client.buildx.imagetools.inspect(ref)
+        entries = []
+        for entry in manifest.manifests or ():
+            p = entry.platform
+            if p is None or p.os == "unknown":
+                continue
+            entries.append((Platform(os=p.os or "", architecture=p.architecture or "",
+                                     variant=p.variant or ""), entry.digest or ""))
+        return entries
+
+    # --- containers and host -------------------------------------------------------------
+    def run(self, image: str, command: Sequence[str], *, platform: Platform) -> RunOutput:
+        """Run a throwaway container with no network; it is removed afterwards."""
+        def call(client: DockerClient) -> object:
+            return client.run(image, list(command), platform=str(platform), remove=True,
+                              networks=["none"], pull="never")
+
+        self._announce(call, None)
+        try:
+            output = self._client.run(image, list(command), platform=str(platform), remove=True,
+                                      networks=["none"], pull="never")
+        except DockerException as exc:
+            return RunOutput(exit_code=exc.return_code, output=_stderr_of(exc).strip())
+        return RunOutput(exit_code=0, output=str(output).strip())
+
+    def remote_exists(self, ref: str) -> bool:
+        """Whether the registry has `ref`; False only when it says not found."""
+        def call(client: DockerClient) -> object:
+            return client.buildx.imagetools.inspect(ref)
+
+        command = self._announce(call, None)
+        try:
+            call(self._client)
+        except DockerException as exc:
+            output = _stderr_of(exc)
+            if "not found" in output.lower():
+                return False
+            raise DockerFailure(command, output) from exc
+        return True
+
+    def image_exists(self, ref: str) -> bool:
+        return bool(self._client.image.exists(ref))
+
+    def server_version(self) -> str:
+        try:
+            return str(self._client.version().server.version)  # type: ignore[union-attr]
+        except DockerException as exc:
+            raise EnvironmentProblem(
+                "cannot reach the Docker engine: " + _first_line(_stderr_of(exc))
+                + " (start it, e.g. `bash ci/host-setup.sh`)") from exc
+
+    def buildx_version(self) -> str:
+        try:
+            return str(self._client.buildx.version()).split()[1]
+        except DockerException as exc:
+            raise EnvironmentProblem("docker buildx is missing or broken: "
+                                     + _first_line(_stderr_of(exc))) from exc
+
+    def builder_driver(self) -> str:
+        try:
+            return str(self._client.buildx.inspect().driver)
+        except DockerException as exc:
+            raise EnvironmentProblem("no buildx builder: " + _first_line(_stderr_of(exc))) from exc
+
+    def logged_in_registries(self) -> list[str]:
+        """Registries the Docker CLI holds credentials for (names only, never secrets)."""
+        config = Path.home() / ".docker" / "config.json"
+        try:
+            data: dict[str, Any] = json.loads(config.read_text())
+        except (OSError, ValueError):
+            return []
+        return sorted({*data.get("auths", {}), *data.get("credHelpers", {})})
+
+
+def _first_line(text: str) -> str:
+    return next((ln for ln in text.splitlines() if ln.strip()), text).strip()
+
+
+def _digest_from(metadata: Path, request: BuildRequest) -> str:
+    data = json.loads(metadata.read_text())
+    key = "containerimage.digest" if request.push else "containerimage.config.digest"
+    return str(data.get(key) or data["containerimage.digest"])
+
+

@@ -1,0 +1,198 @@
+"""The plan: which image x arch to build, in which order, under which tags. Pure: no docker."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from xbuild import refs
+from xbuild.errors import NothingToDo, SelectionError
+from xbuild.matrix import BuildArgs, ImageSpec, Matrix, suggest
+from xbuild.platforms import Arch, sort_key
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Target:
+    image: str
+    arch: Arch
+    ref: str  # <namespace>/<image>:<tag>-<arch>
+    level: int  # 0 for images with no parent in this plan
+    context: Path
+    dockerfile: Path
+    build_args: BuildArgs
+    parent: str | None = None  # an in-plan parent, built earlier in this run
+    parent_name: str | None = None  # how the Dockerfile names the parent (matrix namespace/tag)
+    parent_published: str | None = None  # the parent's per-arch ref, when taken as published
+
+    @property
+    def key(self) -> str:
+        return f"{self.image}-{self.arch.name}"
+
+    @property
+    def parent_key(self) -> str | None:
+        return f"{self.parent}-{self.arch.name}" if self.parent else None
+
+    def __str__(self) -> str:
+        return f"{self.image} x {self.arch.name}"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ManifestList:
+    image: str
+    ref: str  # <namespace>/<image>:<tag>
+    entries: tuple[tuple[Arch, str], ...]  # arch and the per-arch ref it points to
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Plan:
+    namespace: str
+    tag: str
+    targets: tuple[Target, ...]
+    manifests: tuple[ManifestList, ...]
+    # --arch left some of an image's arches out: its list waits for `xbuild manifest`.
+    lists_deferred: tuple[str, ...] = ()
+    _by_key: dict[str, Target] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_by_key", {t.key: t for t in self.targets})
+
+    def target(self, key: str) -> Target:
+        return self._by_key[key]
+
+    def parent_of(self, target: Target) -> Target | None:
+        return self._by_key.get(target.parent_key) if target.parent_key else None
+
+    def levels(self) -> tuple[tuple[Target, ...], ...]:
+        depth = max((t.level for t in self.targets), default=-1) + 1
+        return tuple(tuple(t for t in self.targets if t.level == n) for n in range(depth))
+
+    @property
+    def images(self) -> tuple[str, ...]:
+        return tuple(dict.fromkeys(t.image for t in self.targets))
+
+
+def per_arch_ref(namespace: str, image: str, tag: str, arch: Arch) -> str:
+    return f"{namespace}/{image}:{tag}-{arch.name}"
+
+
+def make_plan(matrix: Matrix, *, images: Sequence[str] = (), arches: Sequence[Arch] = (),
+              namespace: str | None = None, tag: str | None = None,
+              build_parents: bool = True) -> Plan:
+    """Select image x arch targets from the matrix and order them parents first.
+
+    A selected child brings its in-matrix parents along, unless `build_parents` is False,
+    in which case it is built FROM the parent's per-arch tag already published.
+    """
+    namespace, tag = _overrides(namespace, tag)
+    ns, tg = namespace or matrix.namespace, tag or matrix.tag
+    chosen = _select_images(matrix, images, build_parents)
+    targets = _targets(matrix, chosen, arches, ns, tg)
+    if not targets:
+        wanted = ", ".join(a.name for a in arches)
+        raise NothingToDo(f"no image in the selection is built for {wanted or 'any arch'}")
+    manifests, deferred = _manifests(matrix, chosen, targets, ns, tg)
+    return Plan(namespace=ns, tag=tg, targets=targets, manifests=manifests,
+                lists_deferred=deferred)
+
+
+def _overrides(namespace: str | None, tag: str | None) -> tuple[str | None, str | None]:
+    if namespace is not None and (problem := refs.namespace_problem(namespace)):
+        raise SelectionError(f"--namespace {namespace!r}: {problem}")
+    if tag is not None and (problem := refs.tag_problem(tag)):
+        raise SelectionError(f"--tag {tag!r}: {problem}")
+    return namespace, tag
+
+
+def _select_images(matrix: Matrix, names: Sequence[str], build_parents: bool) -> list[ImageSpec]:
+    for name in names:
+        if name not in matrix.names:
+            raise SelectionError(f"{matrix.path}: no image {name!r}{suggest(name, matrix.names)}; "
+                                 f"images: {', '.join(matrix.names)}")
+    wanted = set(names or matrix.names)
+    if build_parents:
+        wanted |= {p for n in wanted for p in _ancestors(matrix, n)}
+    return [spec for spec in matrix.images if spec.name in wanted]
+
+
+def _ancestors(matrix: Matrix, name: str) -> Iterable[str]:
+    parent = matrix.image(name).parent
+    while parent is not None:
+        yield parent
+        parent = matrix.image(parent).parent
+
+
+def _targets(matrix: Matrix, chosen: list[ImageSpec], arches: Sequence[Arch], ns: str,
+             tg: str) -> tuple[Target, ...]:
+    in_plan = {spec.name for spec in chosen}
+    levels: dict[str, int] = {}
+    targets: list[Target] = []
+    for spec in chosen:  # matrix.images is parents-first, so a parent's level is known
+        pinned = spec.parent in in_plan
+        levels[spec.name] = levels[spec.parent] + 1 if pinned and spec.parent else 0
+        for arch in spec.arches:
+            if arches and arch not in arches:
+                continue
+            targets.append(_target(matrix, spec, arch, ns=ns, tg=tg, level=levels[spec.name],
+                                   pinned=pinned))
+    return tuple(sorted(targets, key=lambda t: (t.level, t.image, sort_key(t.arch))))
+
+
+def _target(matrix: Matrix, spec: ImageSpec, arch: Arch, *, ns: str, tg: str, level: int,
+            pinned: bool) -> Target:
+    parent = spec.parent
+    return Target(
+        image=spec.name, arch=arch, ref=per_arch_ref(ns, spec.name, tg, arch), level=level,
+        context=spec.context, dockerfile=spec.dockerfile,
+        build_args=tuple(sorted(spec.build_args(arch).items())),
+        parent=parent if pinned else None,
+        parent_name=matrix.published_name(parent) if parent else None,
+        parent_published=per_arch_ref(ns, parent, tg, arch) if parent and not pinned else None,
+    )
+
+
+def _manifests(matrix: Matrix, chosen: list[ImageSpec], targets: tuple[Target, ...], ns: str,
+               tg: str) -> tuple[tuple[ManifestList, ...], tuple[str, ...]]:
+    lists, deferred = [], []
+    for spec in chosen:
+        planned = [t for t in targets if t.image == spec.name]
+        if len(planned) < len(spec.arches):
+            if planned:
+                deferred.append(spec.name)
+            continue
+        entries = tuple((t.arch, t.ref) for t in planned)
+        lists.append(ManifestList(image=spec.name, ref=f"{ns}/{spec.name}:{tg}", entries=entries))
+    return tuple(lists), tuple(deferred)
+
+
+def manifest_lists(matrix: Matrix, *, images: Sequence[str] = (), namespace: str | None = None,
+                   tag: str | None = None) -> tuple[ManifestList, ...]:
+    """The lists `xbuild manifest` assembles from per-arch tags already published."""
+    plan = make_plan(matrix, images=images, namespace=namespace, tag=tag, build_parents=False)
+    return plan.manifests
+
+
+def plan_as_dict(plan: Plan) -> dict[str, Any]:
+    return {
+        "namespace": plan.namespace,
+        "tag": plan.tag,
+        "images": list(plan.images),
+        "targets": [_target_as_dict(t) for t in plan.targets],
+        "manifests": [
+            {"image": m.image, "ref": m.ref,
+             "entries": [{"arch": a.name, "platform": str(a.platform), "ref": r}
+                         for a, r in m.entries]}
+            for m in plan.manifests
+        ],
+        "lists_deferred": list(plan.lists_deferred),
+    }
+
+
+def _target_as_dict(t: Target) -> dict[str, Any]:
+    return {
+        "image": t.image, "arch": t.arch.name, "platform": str(t.arch.platform), "tag": t.ref,
+        "level": t.level, "parent": t.parent, "parent_name": t.parent_name,
+        "parent_published": t.parent_published, "context": str(t.context),
+        "dockerfile": str(t.dockerfile), "build_args": dict(t.build_args),
+    }

@@ -1,0 +1,68 @@
+"""Which registry errors are worth another try, and the tenacity policy that retries them."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from tenacity import (
+    RetryCallState,
+    Retrying,
+    retry_if_exception,
+    stop_after_attempt,
+    wait_exponential,
+)
+
+_TRANSIENT = re.compile(
+    r"\b(500|502|503|504|429)\b|too many requests|toomanyrequests|service unavailable"
+    r"|bad gateway|gateway timeout|connection reset|broken pipe|unexpected eof|\beof\b"
+    r"|i/o timeout|tls handshake timeout",
+    re.IGNORECASE,
+)
+_PERMANENT = re.compile(
+    r"unauthorized|authentication required|denied|forbidden|\b40[134]\b|not found"
+    r"|manifest unknown|name unknown|blob unknown|no such host|invalid reference",
+    re.IGNORECASE,
+)
+
+
+def error_lines(output: str) -> list[str]:
+    """The lines where docker or buildx states the error, not the build's own output."""
+    lines = [ln.strip() for ln in output.splitlines() if ln.strip()]
+    stated = [ln for ln in lines if ln.startswith(("ERROR:", "error:", "Error", "ERROR "))]
+    return list(dict.fromkeys(stated)) or lines[-3:]
+
+
+def short_error(output: str, width: int = 160) -> str:
+    """The first stated error, shortened for a summary cell; the log keeps all of it."""
+    first = error_lines(output)[0] if output.strip() else "failed"
+    first = first.removeprefix("ERROR: ").removeprefix("failed to solve: ")
+    return first if len(first) <= width else first[: width - 1] + "…"
+
+
+def is_transient(output: str) -> bool:
+    """True for 5xx, 429 and dropped connections; never for auth or not-found errors."""
+    text = "\n".join(error_lines(output))
+    return not _PERMANENT.search(text) and bool(_TRANSIENT.search(text))
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RetryPolicy:
+    attempts: int = 5
+    first_wait: float = 1.0  # seconds; doubles each time
+    max_wait: float = 30.0
+
+    def retrying(self, should_retry: Callable[[BaseException], bool],
+                 on_retry: Callable[[int, BaseException], None]) -> Retrying:
+        def before_sleep(state: RetryCallState) -> None:
+            if state.outcome is not None and (exc := state.outcome.exception()) is not None:
+                on_retry(state.attempt_number, exc)
+
+        return Retrying(
+            retry=retry_if_exception(should_retry),
+            stop=stop_after_attempt(self.attempts),
+            wait=wait_exponential(multiplier=self.first_wait, max=self.max_wait),
+            before_sleep=before_sleep,
+            reraise=True,
+        )

@@ -1,0 +1,69 @@
+"""One `xbuild build`: preflight checks, the run, the summary. Glue between CLI and engine."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from xbuild import qemu
+from xbuild.console import Console
+from xbuild.docker import Docker
+from xbuild.matrix import Matrix
+from xbuild.plan import Plan
+from xbuild.probe import cache_dir
+from xbuild.progress import Progress
+from xbuild.results import RunReport
+from xbuild.retry import RetryPolicy
+from xbuild.runner import RunOptions, run_plan
+from xbuild.vcs import provenance
+from xbuild.views import summary_markdown, summary_table
+
+
+def default_jobs() -> int:
+    return max(2, os.cpu_count() or 2)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class BuildSettings:
+    push: bool = False
+    jobs: int = 2
+    dry_run: bool = False
+    allow_partial: bool = False
+    log_dir: Path = Path(".xbuild/runs")
+
+
+def new_run_dir(log_dir: Path) -> Path:
+    stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
+    run_dir = log_dir / stamp
+    suffix = 1
+    while run_dir.exists():
+        suffix += 1
+        run_dir = log_dir / f"{stamp}-{suffix}"
+    return run_dir
+
+
+def preflight(plan: Plan, docker: Docker, console: Console) -> None:
+    """Stop before building anything if the engine is down or an arch cannot run."""
+    version = docker.server_version()
+    console.note(f"engine {version}, buildx {docker.buildx_version()}")
+    arches = {t.arch for t in plan.targets}
+    qemu.require(qemu.check(arches, docker, cache_dir()))
+
+
+def build(matrix: Matrix, plan: Plan, settings: BuildSettings, console: Console) -> RunReport:
+    docker = Docker(echo=console.command if not settings.dry_run else console.say,
+                    dry_run=settings.dry_run, retry=RetryPolicy())
+    if not settings.dry_run:
+        preflight(plan, docker, console)
+    native = qemu.host_arch()
+    options = RunOptions(run_dir=new_run_dir(settings.log_dir),
+                         provenance=provenance(matrix.path.parent), push=settings.push,
+                         jobs=settings.jobs, allow_partial=settings.allow_partial,
+                         native=(native,) if native else ())
+    with Progress(console, len(plan.targets)) as progress:
+        report = run_plan(plan, docker, progress, options)
+    console.table(summary_table(report))
+    console.step_summary(summary_markdown(report))
+    return report
