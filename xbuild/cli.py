@@ -56,6 +56,14 @@ def handles_errors(command: Callable[P, R]) -> Callable[P, R]:
         except KeyboardInterrupt:
             State.console.error("interrupted")
             raise typer.Exit(130) from None
+        except (typer.Exit, typer.Abort):
+            raise
+        except Exception as exc:
+            if State.debug:
+                raise
+            State.console.error(f"internal error: {type(exc).__name__}: {exc} "
+                                "(run with --debug for the traceback, and please report it)")
+            raise typer.Exit(int(ExitCode.UNEXPECTED)) from None
 
     return wrapper
 
@@ -251,8 +259,8 @@ def manifest(
         print_json([{"ref": r.manifest.ref, "status": str(r.status),
                      "platforms": list(r.platforms), "detail": r.detail} for r in results])
     if not all(r.status.ok for r in results):
-        ok = any(r.status.ok for r in results)
-        raise typer.Exit(int(ExitCode.PARTIAL if ok else ExitCode.FAILED))
+        some = any(r.status.published for r in results)
+        raise typer.Exit(int(ExitCode.PARTIAL if some else ExitCode.FAILED))
 
 
 @app.command("qemu")

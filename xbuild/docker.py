@@ -77,11 +77,17 @@ class Docker:
     def render(self, call: Callable[[DockerClient], object]) -> str:
         """The exact docker command python-on-whales would run for `call`."""
         with self._recording() as (client, record):
-            result = call(client)
-            if isinstance(result, Iterator):
-                for _ in result:
-                    pass
-            return record.read_text().strip()
+            try:
+                result = call(client)
+                if isinstance(result, Iterator):
+                    for _ in result:
+                        pass
+            except ValueError:
+                pass  # python-on-whales parsing the recorder's empty output; argv is written
+            command = record.read_text().strip()
+            if not command:
+                raise RuntimeError("python-on-whales ran no docker command to record")
+            return command
 
     def _announce(self, call: Callable[[DockerClient], object], log: TextIO | None) -> str:
         command = self.render(call)

@@ -5,8 +5,8 @@ from __future__ import annotations
 import difflib
 import graphlib
 import re
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -45,8 +45,13 @@ class Matrix:
     arches: tuple[Arch, ...]
     images: tuple[ImageSpec, ...]  # in dependency order, parents first
 
+    _by_name: dict[str, ImageSpec] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_by_name", {i.name: i for i in self.images})
+
     def image(self, name: str) -> ImageSpec:
-        return next(i for i in self.images if i.name == name)
+        return self._by_name[name]
 
     @property
     def names(self) -> tuple[str, ...]:
@@ -55,6 +60,24 @@ class Matrix:
     def published_name(self, image: str) -> str:
         """How a child's Dockerfile names an in-matrix parent: `<namespace>/<image>:<tag>`."""
         return f"{self.namespace}/{image}:{self.tag}"
+
+
+_BaseLoader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml is ~10x faster
+
+
+class _UniqueKeyLoader(_BaseLoader):  # type: ignore[misc]
+    """Safe loading that rejects a key given twice instead of keeping the last silently."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        keys = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            if key in keys:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"duplicate key {key!r}", key_node.start_mark)
+            keys.add(key)
+        mapping: dict[Any, Any] = super().construct_mapping(node, deep=deep)
+        return mapping
 
 
 class _Doc:
@@ -93,8 +116,8 @@ def dockerfile_bases(dockerfile: Path) -> tuple[str, ...]:
     bases = []
     for line in dockerfile.read_text(encoding="utf-8").splitlines():
         words = line.split()
-        if len(words) >= 2 and words[0].upper() == "FROM":
-            bases.append(next(w for w in words[1:] if not w.startswith("--")))
+        if words and words[0].upper() == "FROM":
+            bases += [w for w in words[1:] if not w.startswith("--")][:1]
     return tuple(bases)
 
 
@@ -102,7 +125,12 @@ def _check_parent_named(matrix: Matrix, spec: ImageSpec, doc: _Doc) -> None:
     if spec.parent is None:
         return
     name = matrix.published_name(spec.parent)
-    if name not in dockerfile_bases(spec.dockerfile):
+    try:
+        bases = dockerfile_bases(spec.dockerfile)
+    except UnicodeDecodeError as exc:
+        raise doc.error(f"images.{spec.name}.dockerfile",
+                        f"{spec.dockerfile} is not UTF-8 (byte {exc.start})") from None
+    if name not in bases:
         raise doc.error(f"images.{spec.name}.from",
                         f"{spec.dockerfile} has no 'FROM {name}', so the {spec.parent!r} "
                         "built in the same run could not be used")
@@ -113,10 +141,12 @@ def _read_yaml(path: Path, doc: _Doc) -> dict[str, Any]:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise doc.error("", "no such file (pass another with -f/--matrix)") from None
+    except UnicodeDecodeError as exc:
+        raise doc.error("", f"not UTF-8 (byte {exc.start})") from None
     except OSError as exc:
         raise doc.error("", f"cannot read: {exc.strerror}") from exc
     try:
-        raw = yaml.safe_load(text)
+        raw = yaml.load(text, Loader=_UniqueKeyLoader)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark
         where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark else str(path)
@@ -142,6 +172,8 @@ def _check_keys(raw: Mapping[str, Any], allowed: tuple[str, ...], key: str, doc:
 
 def _reference_part(raw: Mapping[str, Any], key: str, problem: Any, doc: _Doc) -> str:
     value = raw.get(key)
+    if isinstance(value, int) and not isinstance(value, bool):
+        value = str(value)  # `tag: 2024`; a float such as 1.10 would lose digits, so not those
     if not isinstance(value, str) or not value:
         raise doc.error(key, f"required, a non-empty string (got {_kind(value)})")
     if reason := problem(value):
@@ -170,7 +202,7 @@ def _build_args(value: object, key: str, doc: _Doc) -> BuildArgs:
     if not isinstance(value, dict):
         raise doc.error(key, f"must be a mapping of NAME: value (got {_kind(value)})")
     for name, arg in value.items():
-        if not isinstance(name, str) or not re.match(r"^[A-Za-z_][A-Za-z0-9_]*$", name):
+        if not isinstance(name, str) or not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name):
             raise doc.error(f"{key}.{name}", "is not a valid build-arg name")
         if isinstance(arg, dict | list) or arg is None:
             raise doc.error(f"{key}.{name}", f"must be a string or number (got {_kind(arg)})")
@@ -206,6 +238,8 @@ def _parent_of(name: object, entry: object, images: Mapping[str, Any], doc: _Doc
         raise doc.error(key, f"must be a mapping with at least 'context' (got {_kind(entry)})")
     _check_keys(entry, IMAGE_KEYS, key, doc)
     parent = entry.get("from")
+    if parent is not None and not isinstance(parent, str):
+        raise doc.error(f"{key}.from", f"must be the name of another image (got {_kind(parent)})")
     if parent is not None and parent not in images:
         known = tuple(str(n) for n in images)
         raise doc.error(f"{key}.from", f"unknown parent {parent!r}{suggest(str(parent), known)}; "
@@ -268,7 +302,7 @@ def _dockerfile(entry: Mapping[str, Any], context: Path, key: str, doc: _Doc) ->
 def _image_arches(entry: Mapping[str, Any], default_arches: tuple[Arch, ...],
                   parent: ImageSpec | None, key: str, doc: _Doc) -> tuple[Arch, ...]:
     if "architectures" not in entry:
-        # A child builds for what its parent builds, within the matrix default.
+        # A child builds for what its parent builds.
         return parent.arches if parent else default_arches
     arches = _arches(entry["architectures"], f"{key}.architectures", doc)
     if parent is not None:
@@ -281,8 +315,13 @@ def _image_arches(entry: Mapping[str, Any], default_arches: tuple[Arch, ...],
     return arches
 
 
-def _check_tag_lengths(tag: str, images: tuple[ImageSpec, ...], doc: _Doc) -> None:
-    longest = max((len(a.name) for i in images for a in i.arches), default=0)
+def per_arch_tag_problem(tag: str, arches: Iterable[Arch]) -> str | None:
+    longest = max((len(a.name) for a in arches), default=0)
     if len(tag) + 1 + longest > 128:
-        raise doc.error("tag", f"{tag!r} is too long: per-arch tags '<tag>-<arch>' must fit "
-                               "in 128 characters")
+        return f"{tag!r} is too long: per-arch tags '<tag>-<arch>' must fit in 128 characters"
+    return None
+
+
+def _check_tag_lengths(tag: str, images: tuple[ImageSpec, ...], doc: _Doc) -> None:
+    if problem := per_arch_tag_problem(tag, (a for i in images for a in i.arches)):
+        raise doc.error("tag", problem)

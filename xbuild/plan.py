@@ -9,8 +9,8 @@ from typing import Any
 
 from xbuild import refs
 from xbuild.errors import NothingToDo, SelectionError
-from xbuild.matrix import BuildArgs, ImageSpec, Matrix, suggest
-from xbuild.platforms import Arch, sort_key
+from xbuild.matrix import BuildArgs, ImageSpec, Matrix, per_arch_tag_problem, suggest
+from xbuild.platforms import ARCHES, Arch, sort_key
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -100,7 +100,8 @@ def make_plan(matrix: Matrix, *, images: Sequence[str] = (), arches: Sequence[Ar
 def _overrides(namespace: str | None, tag: str | None) -> tuple[str | None, str | None]:
     if namespace is not None and (problem := refs.namespace_problem(namespace)):
         raise SelectionError(f"--namespace {namespace!r}: {problem}")
-    if tag is not None and (problem := refs.tag_problem(tag)):
+    if tag is not None and (problem := refs.tag_problem(tag)
+                            or per_arch_tag_problem(tag, ARCHES)):
         raise SelectionError(f"--tag {tag!r}: {problem}")
     return namespace, tag
 
@@ -155,8 +156,11 @@ def _target(matrix: Matrix, spec: ImageSpec, arch: Arch, *, ns: str, tg: str, le
 def _manifests(matrix: Matrix, chosen: list[ImageSpec], targets: tuple[Target, ...], ns: str,
                tg: str) -> tuple[tuple[ManifestList, ...], tuple[str, ...]]:
     lists, deferred = [], []
+    by_image: dict[str, list[Target]] = {}
+    for t in targets:
+        by_image.setdefault(t.image, []).append(t)
     for spec in chosen:
-        planned = [t for t in targets if t.image == spec.name]
+        planned = by_image.get(spec.name, [])
         if len(planned) < len(spec.arches):
             if planned:
                 deferred.append(spec.name)

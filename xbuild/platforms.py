@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-# OCI leaves arm64's variant optional and buildx omits it; both spellings mean v8.
-_DEFAULT_VARIANTS = {"arm64": "v8"}
+# OCI leaves the variant optional: buildx omits arm64's (v8), and containerd reads a bare
+# arm as v7. Comparisons use these defaults.
+_DEFAULT_VARIANTS = {"arm64": "v8", "arm": "v7"}
 
 
 @dataclass(frozen=True, slots=True, kw_only=True, order=True)

@@ -12,7 +12,7 @@ import subprocess
 import time
 import urllib.error
 import urllib.request
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from xbuild.errors import EnvironmentProblem
@@ -31,7 +31,7 @@ http: {{addr: "127.0.0.1:{port}"}}
 @dataclass(frozen=True, slots=True, kw_only=True)
 class LocalRegistry:
     port: int = 5000
-    home: Path = cache_dir() / "registry"
+    home: Path = field(default_factory=lambda: cache_dir() / "registry")
 
     @property
     def address(self) -> str:

@@ -34,6 +34,10 @@ class ListStatus(StrEnum):
     def ok(self) -> bool:
         return self in (ListStatus.PUBLISHED, ListStatus.DRY_RUN)
 
+    @property
+    def published(self) -> bool:
+        return self.ok or self is ListStatus.PARTIAL
+
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class TargetResult:

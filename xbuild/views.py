@@ -13,12 +13,14 @@ from xbuild.results import RunReport, Status, TargetResult
 def plan_table(plan: Plan) -> Table:
     table = Table(title=f"{len(plan.targets)} targets in {len(plan.levels())} levels",
                   title_justify="left")
-    for column in ("level", "image", "arch", "platform", "tag", "FROM"):
-        table.add_column(column)
+    table.add_column("level", justify="right")
+    table.add_column("tag", no_wrap=True)
+    table.add_column("platform", no_wrap=True)
+    table.add_column("FROM (parent)")
     for level, targets in enumerate(plan.levels()):
         for t in targets:
-            source = t.parent_published or (f"{t.parent} (this run)" if t.parent else "")
-            table.add_row(str(level), t.image, t.arch.name, str(t.arch.platform), t.ref, source)
+            source = t.parent_published or (f"{t.parent}, this run" if t.parent else "")
+            table.add_row(str(level), t.ref, str(t.arch.platform), source)
         table.add_section()
     return table
 

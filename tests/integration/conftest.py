@@ -1,0 +1,87 @@
+"""Integration tier: the real engine, a throwaway local registry, QEMU, busybox fixtures.
+
+Nothing is pulled: fixture images are FROM scratch on Debian's busybox-static for each arch.
+Without an engine these tests fail under CI=true; elsewhere they skip with the reason.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.support.run import FixtureMatrix
+from xbuild.platforms import arch_named
+from xbuild.probe import busybox_binary
+from xbuild.registry import LocalRegistry
+
+FIXTURES = Path(__file__).parents[1] / "fixtures" / "matrix"
+ROOT_IMAGES = ("base", "duo", "flaky")  # fixture images FROM scratch, which need busybox
+# buildx's TARGETARCH+TARGETVARIANT -> xbuild arch, as the fixture Dockerfiles COPY them.
+BUSYBOX_NAMES = {"amd64": "amd64", "arm64": "arm64v8", "armv7": "arm32v7"}
+
+
+def _engine_problem() -> str | None:
+    if shutil.which("docker") is None:
+        return "the docker CLI is missing"
+    probe = subprocess.run(["docker", "version", "--format", "{{.Server.Version}}"],
+                           capture_output=True, text=True, check=False)
+    return None if probe.returncode == 0 else f"no Docker engine: {probe.stderr.strip()}"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def engine() -> None:
+    problem = _engine_problem()
+    if problem is None:
+        return
+    if os.environ.get("CI") == "true":
+        pytest.fail(f"integration tests need the engine under CI: {problem}")
+    pytest.skip(f"{problem} (run `bash ci/setup.sh`; under CI=true this fails)")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture(scope="session")
+def registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalRegistry]:
+    """A registry on 127.0.0.1 started through xbuild's own `registry` code."""
+    local = LocalRegistry(port=free_port(), home=tmp_path_factory.mktemp("registry"))
+    local.start()
+    yield local
+    local.stop()
+
+
+@pytest.fixture(scope="session")
+def busybox(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    cache = Path(os.environ.get("XBUILD_TEST_CACHE", tmp_path_factory.mktemp("cache")))
+    binaries = {}
+    for suffix, name in BUSYBOX_NAMES.items():
+        arch = arch_named(name)
+        assert arch is not None
+        binaries[suffix] = busybox_binary(arch, cache)
+    return binaries
+
+
+@pytest.fixture(scope="session")
+def fixture_matrix(tmp_path_factory: pytest.TempPathFactory,
+                   busybox: dict[str, Path]) -> FixtureMatrix:
+    """The fixture matrix in a temp folder, busybox staged, base's VALUE unique to this run."""
+    root = tmp_path_factory.mktemp("matrix") / "matrix"
+    shutil.copytree(FIXTURES, root)
+    for image in ROOT_IMAGES:
+        for suffix, binary in busybox.items():
+            shutil.copy2(binary, root / image / f"busybox-{suffix}")
+    value = f"run-{uuid.uuid4().hex[:12]}"
+    text = (root / "matrix.yml").read_text().replace("VALUE: from-base", f"VALUE: {value}")
+    assert value in text, "the fixture matrix no longer sets base's VALUE"
+    (root / "matrix.yml").write_text(text)
+    return FixtureMatrix(path=root / "matrix.yml", value=value)
