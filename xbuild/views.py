@@ -16,10 +16,10 @@ def plan_table(plan: Plan) -> Table:
     table.add_column("level", justify="right")
     table.add_column("tag", no_wrap=True)
     table.add_column("platform", no_wrap=True)
-    table.add_column("FROM (parent)")
+    table.add_column("parent", no_wrap=True)
     for level, targets in enumerate(plan.levels()):
         for t in targets:
-            source = t.parent_published or (f"{t.parent}, this run" if t.parent else "")
+            source = t.parent_published or (f"{t.parent} (this run)" if t.parent else "")
             table.add_row(str(level), t.ref, str(t.arch.platform), source)
         table.add_section()
     return table

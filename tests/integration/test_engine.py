@@ -190,3 +190,24 @@ def test_qemu_reports_each_arch_running(fixture_matrix: FixtureMatrix) -> None:
     assert run.exit_code == 0, run.stderr
     for answer in ("armv7l", "aarch64"):
         assert answer in run.stderr
+
+
+def test_all_push_publishes_every_target_and_list_and_exits_0(
+        registry: LocalRegistry, fixture_matrix: FixtureMatrix, tmp_path: Path) -> None:
+    """The fixture matrix without its deliberately failing image: everything must land."""
+    text = fixture_matrix.path.read_text()
+    clean = fixture_matrix.path.with_name("clean.yml")
+    clean.write_text("\n".join(ln for ln in text.splitlines()
+                               if not ln.lstrip().startswith("flaky")))
+    namespace = f"{registry.address}/clean"
+    run = xbuild("all", "--push", "-f", clean, "--namespace", namespace, "--json",
+                 "--log-dir", tmp_path)
+    assert run.exit_code == 0, run.stderr
+    report: dict[str, Any] = json.loads(run.stdout)
+    assert [t["status"] for t in report["targets"]] == ["pushed"] * 11
+    assert {entry["image"]: entry["status"] for entry in report["lists"]} == {
+        "base": "published", "child": "published", "grandchild": "published",
+        "duo": "published"}
+    assert (tmp_path / next(tmp_path.iterdir()).name / "summary.json").is_file()
+    for image in ("base", "child", "grandchild", "duo"):
+        assert _platforms_buildx(f"{namespace}/{image}:latest")

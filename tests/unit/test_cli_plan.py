@@ -87,12 +87,11 @@ def test_text_plan_lists_orthanc_before_orthanc_plugins(arch: str) -> None:
     result = xbuild("plan", "-f", REAL_MATRIX)
     assert result.exit_code == 0, result.stderr
     assert result.stdout == ""  # human output goes to stderr
-    rows = [row for row in table_rows(result.stderr) if len(row) == 6]  # level image arch ...
-    keys = [(row[1], row[2]) for row in rows]
-    assert keys.index(("orthanc", arch)) < keys.index(("orthanc-plugins", arch))
-    plugins = rows[keys.index(("orthanc-plugins", arch))]
-    assert plugins[4] == f"derekmerck/orthanc-plugins:latest-{arch}"
-    assert plugins[5] == "orthanc (this run)"
+    rows = [row for row in table_rows(result.stderr) if len(row) == 4]  # level tag platform ..
+    tags = [row[1] for row in rows]
+    parent, child = (f"derekmerck/{image}:latest-{arch}" for image in ("orthanc", "orthanc-plugins"))
+    assert tags.index(parent) < tags.index(child)
+    assert rows[tags.index(child)][3] == "orthanc (this run)"
 
 
 def test_text_plan_notes_deferred_lists() -> None:
