@@ -10,11 +10,11 @@ from typing import Annotated, ParamSpec, TypeVar
 
 import typer
 
-from xbuild import __version__, qemu, session
+from xbuild import __version__, bases, qemu, session
 from xbuild.console import Console, print_json
 from xbuild.docker import Docker
 from xbuild.doctor import diagnose, doctor_table, qemu_table
-from xbuild.errors import ExitCode, SelectionError, XbuildError
+from xbuild.errors import ExitCode, NothingToDo, SelectionError, XbuildError
 from xbuild.matrix import Matrix, load_matrix
 from xbuild.plan import Plan, make_plan, manifest_lists, plan_as_dict
 from xbuild.platforms import ARCH_NAMES, Arch, arch_named
@@ -22,6 +22,7 @@ from xbuild.probe import cache_dir
 from xbuild.publish import publish_lists
 from xbuild.registry import LocalRegistry
 from xbuild.session import BuildSettings
+from xbuild.vcs import provenance
 from xbuild.views import manifests_table, plan_table
 
 app = typer.Typer(
@@ -301,6 +302,43 @@ def doctor(
     State.console.table(doctor_table(rows))
     if not all(ok for _, ok, _ in rows):
         raise typer.Exit(int(ExitCode.ENVIRONMENT))
+
+
+@app.command("bases")
+@handles_errors
+def bases_command(
+    arch: ArchOpt = None,
+    matrix: MatrixOpt = Path("matrix.yml"),
+    namespace: NamespaceOpt = None,
+    jobs: JobsOpt = DEFAULT_JOBS,
+    dry_run: DryRunOpt = False,
+    log_dir: LogDirOpt = Path(".xbuild/runs"),
+) -> None:
+    """Bootstrap the matrix's Debian bases per arch with mmdebstrap and push them as lists.
+
+    Builds then resolve e.g. `FROM debian:bookworm-slim` to `<namespace>/debian:bookworm-slim-
+    <arch>`, so the whole Debian-based matrix builds where no image registry is reachable.
+    """
+    the_matrix = load_matrix(matrix)
+    if not the_matrix.bases:
+        raise NothingToDo(f"{matrix}: declares no bases (see README.md, matrix.yml)")
+    arches = parse_arches(arch) or tuple({a for i in the_matrix.images for a in i.arches})
+    docker = Docker(echo=State.console.say if dry_run else State.console.command,
+                    dry_run=dry_run)
+    run_dir = session.new_run_dir(log_dir)
+    failed = False
+    for base in the_matrix.bases:
+        State.console.note(f"bootstrapping {base.name} for "
+                           f"{', '.join(a.name for a in arches)} (logs in {run_dir})")
+        result = bases.publish_base(base, arches, namespace or the_matrix.namespace, docker,
+                                    provenance=provenance(the_matrix.path.parent),
+                                    log_dir=run_dir, jobs=jobs)
+        State.console.say(f"☰ {result.manifest.ref} {result.status}"
+                          + (f": {result.detail}" if result.detail else ""),
+                          style=None if result.status.ok else "red")
+        failed |= not result.status.ok
+    if failed:
+        raise typer.Exit(int(ExitCode.FAILED))
 
 
 registry_app = typer.Typer(help="Run a local registry on 127.0.0.1 (Debian's docker-registry).",

@@ -16,7 +16,8 @@ from xbuild import refs
 from xbuild.errors import MatrixError
 from xbuild.platforms import ARCH_NAMES, Arch, arch_named, sort_key
 
-TOP_KEYS = ("namespace", "tag", "architectures", "images")
+TOP_KEYS = ("namespace", "tag", "architectures", "images", "bases")
+BASE_KEYS = ("suite", "mirror", "security")
 IMAGE_KEYS = ("context", "dockerfile", "from", "architectures", "args", "arch_args")
 BuildArgs = tuple[tuple[str, str], ...]
 
@@ -38,13 +39,31 @@ class ImageSpec:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class BaseSpec:
+    """A base image xbuild can bootstrap from a Debian mirror instead of pulling it."""
+
+    name: str  # as Dockerfiles say it: debian:bookworm-slim
+    suite: str
+    mirror: str
+    security: str = ""  # the security archive, or "" for none
+
+    @property
+    def repository(self) -> str:
+        return self.name.rsplit(":", 1)[0].rsplit("/", 1)[-1]
+
+    @property
+    def tag(self) -> str:
+        return self.name.rsplit(":", 1)[1]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Matrix:
     path: Path
     namespace: str
     tag: str
     arches: tuple[Arch, ...]
     images: tuple[ImageSpec, ...]  # in dependency order, parents first
-
+    bases: tuple[BaseSpec, ...] = ()
     _by_name: dict[str, ImageSpec] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -105,7 +124,8 @@ def load_matrix(path: Path) -> Matrix:
     default_arches = _arches(raw.get("architectures", ["amd64"]), "architectures", doc)
     images = _images(raw, path.parent, default_arches, doc)
     _check_tag_lengths(tag, images, doc)
-    matrix = Matrix(path=path, namespace=namespace, tag=tag, arches=default_arches, images=images)
+    matrix = Matrix(path=path, namespace=namespace, tag=tag, arches=default_arches, images=images,
+                    bases=_bases(raw.get("bases"), doc))
     for spec in images:
         _check_parent_named(matrix, spec, doc)
     return matrix
@@ -313,6 +333,37 @@ def _image_arches(entry: Mapping[str, Any], default_arches: tuple[Arch, ...],
                             f"{', '.join(lacking)} not built by parent {parent.name!r} "
                             f"(it has {have})")
     return arches
+
+
+def _bases(value: object, doc: _Doc) -> tuple[BaseSpec, ...]:
+    if value is None:
+        return ()
+    if not isinstance(value, dict):
+        raise doc.error("bases", f"must map a base image name to suite and mirror "
+                                 f"(got {_kind(value)})")
+    return tuple(_base(str(name), entry, doc) for name, entry in value.items())
+
+
+def _base(name: str, entry: object, doc: _Doc) -> BaseSpec:
+    key = f"bases.{name}"
+    try:
+        reference = refs.parse_reference(name)
+    except ValueError as exc:
+        raise doc.error(key, f"not an image reference: {exc}") from None
+    if not reference.tag or reference.digest:
+        raise doc.error(key, "name the base with a tag, as Dockerfiles do: debian:bookworm-slim")
+    if not isinstance(entry, dict):
+        raise doc.error(key, f"must be a mapping with suite and mirror (got {_kind(entry)})")
+    _check_keys(entry, BASE_KEYS, key, doc)
+    fields = {}
+    for field_name in BASE_KEYS:
+        text = entry.get(field_name, "")
+        if not isinstance(text, str) or (field_name in ("suite", "mirror") and not text):
+            raise doc.error(f"{key}.{field_name}", f"required, a string (got {_kind(text)})")
+        if field_name != "suite" and text and not re.match(r"https?://", text):
+            raise doc.error(f"{key}.{field_name}", f"{text!r} is not an http(s) URL")
+        fields[field_name] = text
+    return BaseSpec(name=name, **fields)
 
 
 def per_arch_tag_problem(tag: str, arches: Iterable[Arch]) -> str | None:

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol, TextIO
 
@@ -43,7 +43,7 @@ class RunOptions:
     push: bool = False
     jobs: int = 2
     allow_partial: bool = False
-    base_contexts: Pairs = ()
+    base_contexts: Mapping[str, Pairs] = field(default_factory=dict)  # per arch name
 
 
 class Runner:
@@ -116,7 +116,8 @@ class Runner:
         log_path = self.options.run_dir / f"{target.key}.log"
         request = build_request(target, parent_source=self._parent_source(target),
                                 provenance=self.options.provenance, version=self.plan.tag,
-                                push=self.options.push, base_contexts=self.options.base_contexts)
+                                push=self.options.push,
+                                base_contexts=self.options.base_contexts.get(target.arch.name, ()))
         start = time.monotonic()
         with log_path.open("w", encoding="utf-8") as log:
             try:

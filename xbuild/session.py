@@ -7,11 +7,13 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from xbuild import qemu
+from xbuild import bases, qemu
+from xbuild.buildspec import Pairs
 from xbuild.console import Console
 from xbuild.docker import Docker
 from xbuild.matrix import Matrix
 from xbuild.plan import Plan
+from xbuild.platforms import sort_key
 from xbuild.probe import cache_dir
 from xbuild.progress import Progress
 from xbuild.results import RunReport
@@ -52,6 +54,22 @@ def preflight(plan: Plan, docker: Docker, console: Console) -> None:
     qemu.require(qemu.check(arches, docker, cache_dir()))
 
 
+def _bases_for(matrix: Matrix, plan: Plan, docker: Docker,
+               console: Console) -> dict[str, Pairs]:
+    if not matrix.bases:
+        return {}
+    if docker.dry_run:
+        console.note("dry run: bootstrapped bases are not looked up")
+        return {}
+    arches = sorted({t.arch for t in plan.targets}, key=sort_key)
+    contexts, notes = bases.base_contexts(matrix.bases, arches, plan.namespace, docker)
+    for line in bases.describe(contexts):
+        console.note(line)
+    for note in notes:
+        console.warn(note)
+    return contexts
+
+
 def build(matrix: Matrix, plan: Plan, settings: BuildSettings, console: Console) -> RunReport:
     docker = Docker(echo=console.command if not settings.dry_run else console.say,
                     dry_run=settings.dry_run, retry=RetryPolicy())
@@ -61,7 +79,8 @@ def build(matrix: Matrix, plan: Plan, settings: BuildSettings, console: Console)
     options = RunOptions(run_dir=new_run_dir(settings.log_dir),
                          provenance=provenance(matrix.path.parent), push=settings.push,
                          jobs=settings.jobs, allow_partial=settings.allow_partial,
-                         native=(native,) if native else ())
+                         native=(native,) if native else (),
+                         base_contexts=_bases_for(matrix, plan, docker, console))
     with Progress(console, len(plan.targets)) as progress:
         report = run_plan(plan, docker, progress, options)
     console.table(summary_table(report))

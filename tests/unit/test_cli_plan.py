@@ -89,7 +89,7 @@ def test_text_plan_lists_orthanc_before_orthanc_plugins(arch: str) -> None:
     assert result.stdout == ""  # human output goes to stderr
     rows = [row for row in table_rows(result.stderr) if len(row) == 4]  # level tag platform ..
     tags = [row[1] for row in rows]
-    parent, child = (f"derekmerck/{image}:latest-{arch}" for image in ("orthanc", "orthanc-plugins"))
+    parent, child = (f"derekmerck/{name}:latest-{arch}" for name in ("orthanc", "orthanc-plugins"))
     assert tags.index(parent) < tags.index(child)
     assert rows[tags.index(child)][3] == "orthanc (this run)"
 
