@@ -11,19 +11,21 @@ from typing import Annotated, ParamSpec, TypeVar
 import typer
 
 from xbuild import __version__, bases, qemu, session
+from xbuild.audit import audit
 from xbuild.console import Console, print_json
 from xbuild.docker import Docker
 from xbuild.doctor import diagnose, doctor_table, qemu_table
 from xbuild.errors import ExitCode, NothingToDo, SelectionError, XbuildError
-from xbuild.matrix import Matrix, load_matrix
+from xbuild.matrix import ImageSpec, Matrix, load_matrix
 from xbuild.plan import Plan, make_plan, manifest_lists, plan_as_dict
 from xbuild.platforms import ARCH_NAMES, Arch, arch_named
 from xbuild.probe import cache_dir
 from xbuild.publish import publish_lists
+from xbuild.refs import Reference, parse_reference
 from xbuild.registry import LocalRegistry
 from xbuild.session import BuildSettings
 from xbuild.vcs import provenance
-from xbuild.views import manifests_table, plan_table
+from xbuild.views import manifests_table, plan_table, verify_table
 
 app = typer.Typer(
     name="xbuild",
@@ -167,6 +169,8 @@ JobsOpt = Annotated[int, typer.Option("--jobs", "-j", min=1, help="Targets built
 DryRunOpt = Annotated[bool, typer.Option(help="Print the docker commands; run none.")]
 PartialOpt = Annotated[bool, typer.Option(
     help="Publish a manifest list over the arches that succeeded even if some failed.")]
+VerifyOpt = Annotated[bool, typer.Option(
+    help="After publishing, verify each manifest list as `xbuild verify` does.")]
 LogDirOpt = Annotated[Path, typer.Option(help="Where each run keeps its per-target build logs.")]
 
 
@@ -196,6 +200,7 @@ def build(
     dry_run: DryRunOpt = False,
     allow_partial: PartialOpt = False,
     parents: ParentsOpt = True,
+    verify: VerifyOpt = False,
     log_dir: LogDirOpt = Path(".xbuild/runs"),
     as_json: JsonOpt = False,
 ) -> None:
@@ -203,10 +208,12 @@ def build(
 
     Each child is built FROM the parent built for the same arch in this run, pinned by digest.
     A failed target skips its dependents and everything else goes on. Exit codes: 0 all
-    succeeded, 5 some failed, 6 all failed, 2 bad input, 3 nothing selected, 4 host problem.
+    succeeded, 5 some failed, 6 all failed, 7 --verify found a lie, 2 bad input, 3 nothing
+    selected, 4 host problem.
     """
     settings = session.BuildSettings(push=push, jobs=jobs, dry_run=dry_run,
-                                     allow_partial=allow_partial, log_dir=log_dir)
+                                     allow_partial=allow_partial, verify=verify,
+                                     log_dir=log_dir)
     _build(matrix, images, arch, namespace=namespace, tag=tag, parents=parents,
            settings=settings, as_json=as_json)
 
@@ -222,12 +229,14 @@ def build_all(
     jobs: JobsOpt = DEFAULT_JOBS,
     dry_run: DryRunOpt = False,
     allow_partial: PartialOpt = False,
+    verify: VerifyOpt = False,
     log_dir: LogDirOpt = Path(".xbuild/runs"),
     as_json: JsonOpt = False,
 ) -> None:
     """Build every image of the matrix (same as `build` with no IMAGE)."""
     settings = session.BuildSettings(push=push, jobs=jobs, dry_run=dry_run,
-                                     allow_partial=allow_partial, log_dir=log_dir)
+                                     allow_partial=allow_partial, verify=verify,
+                                     log_dir=log_dir)
     _build(matrix, None, arch, namespace=namespace, tag=tag, parents=True, settings=settings,
            as_json=as_json)
 
@@ -339,6 +348,59 @@ def bases_command(
         failed |= not result.status.ok
     if failed:
         raise typer.Exit(int(ExitCode.FAILED))
+
+
+@app.command()
+@handles_errors
+def verify(
+    ref: Annotated[str, typer.Argument(help="repository[:tag][@digest], e.g. derekmerck/orthanc",
+                                       show_default=False)],
+    arch: ArchOpt = None,
+    matrix: Annotated[Path | None, typer.Option(
+        "--matrix", "-f", help="Matrix for expected arches, smoke commands and the default tag "
+                               "(default: ./matrix.yml when it exists).",
+        show_default=False)] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Prove every arch of a published image is what it claims.
+
+    Per arch: the list entry, the image config, the `architecture` label, a real `arch`
+    run, the ELF header of its binaries, dpkg, and the matrix's smoke commands. Exit 0 only
+    when every applicable check passes; 7 otherwise.
+    """
+    path = matrix or Path("matrix.yml")
+    the_matrix = load_matrix(path) if matrix or path.is_file() else None
+    if matrix is None and the_matrix is None:
+        State.console.note("no matrix.yml here: expecting the arches the list names")
+    reference = _verify_ref(ref, the_matrix)
+    spec = _matrix_image(the_matrix, reference)
+    wanted = parse_arches(arch) or (spec.arches if spec else ())
+    report = audit(reference, wanted, dict(spec.smoke) if spec else {},
+                   Docker(echo=State.console.command))
+    for warning in report.warnings:
+        State.console.warn(warning)
+    State.console.table(verify_table(report))
+    if as_json:
+        print_json(report.as_dict())
+    if not report.ok:
+        raise typer.Exit(int(ExitCode.VERIFY))
+
+
+def _verify_ref(text: str, matrix: Matrix | None) -> Reference:
+    try:
+        reference = parse_reference(text)
+    except ValueError as exc:
+        raise SelectionError(f"not an image reference: {exc}") from None
+    if not reference.tag and not reference.digest:
+        return Reference(repository=reference.repository, tag=matrix.tag if matrix else "latest")
+    return reference
+
+
+def _matrix_image(matrix: Matrix | None, reference: Reference) -> ImageSpec | None:
+    name = reference.repository.rsplit("/", 1)[-1]
+    if matrix is None or name not in matrix.names:
+        return None
+    return matrix.image(name)
 
 
 registry_app = typer.Typer(help="Run a local registry on 127.0.0.1 (Debian's docker-registry).",

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import sys
+import tarfile
 import tempfile
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -22,6 +23,8 @@ from xbuild.buildspec import BuildRequest
 from xbuild.errors import EnvironmentProblem
 from xbuild.platforms import Platform
 from xbuild.retry import RetryPolicy, is_transient
+from xbuild.rootfs import DPKG, Rootfs, binary_candidates, first_elf
+from xbuild.verify import ImageFacts, ListEntry
 
 _RECORDER = "import shlex, sys; open(sys.argv[1], 'a').write(shlex.join(sys.argv[2:]) + '\\n')"
 LineSink = Callable[[str], None]
@@ -171,29 +174,65 @@ class Docker:
             lambda n, exc: self.echo(f"# transient registry error, retry {n + 1}: {exc}"))
         retrying(attempt)
 
-    def inspect_list(self, ref: str) -> list[tuple[Platform, str]]:
-        """(platform, digest) of each entry of a published list; attestations left out."""
-        manifest = self._client.buildx.imagetools.inspect(ref)
-        entries = []
-        for entry in manifest.manifests or ():
-            p = entry.platform
-            if p is None or p.os == "unknown":
-                continue
-            entries.append((Platform(os=p.os or "", architecture=p.architecture or "",
-                                     variant=p.variant or ""), entry.digest or ""))
-        return entries
+    def list_entries(self, ref: str) -> list[ListEntry] | None:
+        """Every entry of a published manifest list; None when `ref` is a single image."""
+        def call(client: DockerClient) -> object:
+            return client.buildx.imagetools.inspect(ref)
+
+        command = self._announce(call, None)
+        try:
+            manifest = self._client.buildx.imagetools.inspect(ref)
+        except DockerException as exc:
+            raise DockerFailure(command, _stderr_of(exc)) from exc
+        if manifest.manifests is None:
+            return None
+        return [ListEntry(platform=Platform(os=(e.platform.os if e.platform else "") or "",
+                                            architecture=(e.platform.architecture
+                                                          if e.platform else "") or "",
+                                            variant=(e.platform.variant
+                                                     if e.platform else "") or ""),
+                          digest=e.digest or "") for e in manifest.manifests]
+
+    def image_facts(self, ref: str, platform: Platform) -> ImageFacts:
+        """Pull `ref` (pinned by digest) and read its config and files, running nothing."""
+        self.echo(f"docker pull --quiet {ref}  # then inspect, create, export, rm")
+        try:
+            self._client.image.pull(ref, quiet=True)
+            image = self._client.image.inspect(ref)
+            config = image.config
+            # Created to export its filesystem, never started: the command is never run.
+            container = self._client.container.create(ref, ["/xbuild-never-runs"],
+                                                      platform=str(platform), networks=["none"])
+        except DockerException as exc:
+            raise DockerFailure(f"docker pull {ref}", _stderr_of(exc)) from exc
+        try:
+            with tempfile.TemporaryDirectory(prefix="xbuild-rootfs-") as tmp:
+                archive = Path(tmp) / "rootfs.tar"
+                self._client.container.export(container, archive)
+                with tarfile.open(archive) as tar:
+                    fs = Rootfs(tar)
+                    env = dict(e.split("=", 1) for e in (config.env or []) if "=" in e)
+                    binary, head = first_elf(fs, binary_candidates(
+                        config.entrypoint, config.cmd, env.get("PATH", "/usr/bin:/bin")))
+                    has_shell, has_dpkg = fs.is_file("/bin/sh"), fs.is_file(DPKG)
+        finally:
+            self._client.container.remove(container, force=True)
+        return ImageFacts(platform=Platform(os=image.os or "", architecture=image.architecture
+                                            or "", variant=image.variant or ""),
+                          labels=dict(config.labels or {}), binary=binary, elf_head=head,
+                          has_shell=has_shell, has_dpkg=has_dpkg)
 
     # --- containers and host -------------------------------------------------------------
-    def run(self, image: str, command: Sequence[str], *, platform: Platform) -> RunOutput:
+    def run(self, image: str, command: Sequence[str], *, platform: Platform,
+            entrypoint: str | None = None) -> RunOutput:
         """Run a throwaway container with no network; it is removed afterwards."""
         def call(client: DockerClient) -> object:
             return client.run(image, list(command), platform=str(platform), remove=True,
-                              networks=["none"], pull="never")
+                              networks=["none"], pull="never", entrypoint=entrypoint)
 
         self._announce(call, None)
         try:
-            output = self._client.run(image, list(command), platform=str(platform), remove=True,
-                                      networks=["none"], pull="never")
+            output = call(self._client)
         except DockerException as exc:
             return RunOutput(exit_code=exc.return_code, output=_stderr_of(exc).strip())
         return RunOutput(exit_code=0, output=str(output).strip())

@@ -18,7 +18,7 @@ from xbuild.platforms import ARCH_NAMES, Arch, arch_named, sort_key
 
 TOP_KEYS = ("namespace", "tag", "architectures", "images", "bases")
 BASE_KEYS = ("suite", "mirror", "security")
-IMAGE_KEYS = ("context", "dockerfile", "from", "architectures", "args", "arch_args")
+IMAGE_KEYS = ("context", "dockerfile", "from", "architectures", "args", "arch_args", "smoke")
 BuildArgs = tuple[tuple[str, str], ...]
 
 
@@ -31,6 +31,7 @@ class ImageSpec:
     arches: tuple[Arch, ...]
     args: BuildArgs
     arch_args: tuple[tuple[str, BuildArgs], ...]
+    smoke: tuple[tuple[str, str], ...] = ()  # name -> shell command `xbuild verify` runs
 
     def build_args(self, arch: Arch) -> dict[str, str]:
         merged = dict(self.args)
@@ -296,7 +297,16 @@ def _image(name: str, entry: Mapping[str, Any], root: Path, *, default_arches: t
     return ImageSpec(name=name, context=context, dockerfile=dockerfile,
                      parent=parent.name if parent else None, arches=arches,
                      args=_build_args(entry.get("args"), f"{key}.args", doc),
-                     arch_args=tuple(per_arch))
+                     arch_args=tuple(per_arch), smoke=_smoke(entry.get("smoke"), key, doc))
+
+
+def _smoke(value: object, key: str, doc: _Doc) -> tuple[tuple[str, str], ...]:
+    if value is None:
+        return ()
+    if not isinstance(value, dict) or not all(
+            isinstance(k, str) and isinstance(v, str) and v for k, v in value.items()):
+        raise doc.error(f"{key}.smoke", "must map a check name to a shell command")
+    return tuple(value.items())
 
 
 def _context(entry: Mapping[str, Any], root: Path, key: str, doc: _Doc) -> Path:

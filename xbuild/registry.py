@@ -53,12 +53,21 @@ class LocalRegistry:
             return False
 
     def pid(self) -> int | None:
+        """The pid of the registry xbuild started, if that very process still runs.
+
+        Pids are reused, so the process must still be docker-registry serving our config.
+        """
         try:
             pid = int(self.pid_file.read_text())
-            os.kill(pid, 0)
+            argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
         except (OSError, ValueError):
             return None
-        return pid
+        ours = argv[0].endswith(BINARY.encode()) and str(self.config).encode() in argv
+        return pid if ours else None
+
+    @property
+    def config(self) -> Path:
+        return self.home / f"config-{self.port}.yml"
 
     def start(self) -> str:
         if self.answers():
@@ -69,10 +78,9 @@ class LocalRegistry:
                                      "(ci/host-setup.sh does)")
         data = self.home / "data"
         data.mkdir(parents=True, exist_ok=True)
-        config = self.home / f"config-{self.port}.yml"
-        config.write_text(_CONFIG.format(data=data, port=self.port))
+        self.config.write_text(_CONFIG.format(data=data, port=self.port))
         with self.log_file.open("ab") as log:
-            process = subprocess.Popen([binary, "serve", str(config)], stdout=log, stderr=log,
+            process = subprocess.Popen([binary, "serve", str(self.config)], stdout=log, stderr=log,
                                        stdin=subprocess.DEVNULL, start_new_session=True)
         self.pid_file.write_text(str(process.pid))
         self._wait_until_up(process)
@@ -86,6 +94,8 @@ class LocalRegistry:
             if process.poll() is not None:
                 break
             time.sleep(0.2)
+        process.terminate()
+        self.pid_file.unlink(missing_ok=True)
         tail = self.log_file.read_text(errors="replace").strip().splitlines()[-1:]
         raise EnvironmentProblem(f"the registry on {self.address} did not come up: "
                                  f"{tail[0] if tail else 'no output'} (log: {self.log_file})")
@@ -93,6 +103,7 @@ class LocalRegistry:
     def stop(self) -> str:
         pid = self.pid()
         if pid is None:
+            self.pid_file.unlink(missing_ok=True)  # stale: its process is gone or not ours
             return f"no registry started by xbuild on {self.address}"
         os.kill(pid, signal.SIGTERM)
         self.pid_file.unlink(missing_ok=True)

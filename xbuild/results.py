@@ -63,12 +63,13 @@ class RunReport:
     lists: tuple[ListResult, ...]
     run_dir: Path
     seconds: float
+    verified: bool | None = None  # None: not asked to verify
 
     @property
     def exit_code(self) -> ExitCode:
         outcomes = [r.status.ok for r in self.targets] + [r.status.ok for r in self.lists]
         if all(outcomes):
-            return ExitCode.OK
+            return ExitCode.VERIFY if self.verified is False else ExitCode.OK
         if not any(r.status.ok for r in self.targets):
             return ExitCode.FAILED
         return ExitCode.PARTIAL
@@ -78,6 +79,7 @@ class RunReport:
             "exit_code": int(self.exit_code),
             "seconds": round(self.seconds, 1),
             "run_dir": str(self.run_dir),
+            "verified": self.verified,
             "targets": [
                 {"image": r.target.image, "arch": r.target.arch.name, "tag": r.target.ref,
                  "status": str(r.status), "seconds": round(r.seconds, 1), "digest": r.digest,

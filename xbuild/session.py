@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
 from xbuild import bases, qemu
+from xbuild.audit import audit
 from xbuild.buildspec import Pairs
 from xbuild.console import Console
 from xbuild.docker import Docker
@@ -16,11 +17,12 @@ from xbuild.plan import Plan
 from xbuild.platforms import sort_key
 from xbuild.probe import cache_dir
 from xbuild.progress import Progress
+from xbuild.refs import parse_reference
 from xbuild.results import RunReport
 from xbuild.retry import RetryPolicy
 from xbuild.runner import RunOptions, run_plan
 from xbuild.vcs import provenance
-from xbuild.views import summary_markdown, summary_table
+from xbuild.views import summary_markdown, summary_table, verify_table
 
 
 def default_jobs() -> int:
@@ -33,6 +35,7 @@ class BuildSettings:
     jobs: int = 2
     dry_run: bool = False
     allow_partial: bool = False
+    verify: bool = False
     log_dir: Path = Path(".xbuild/runs")
 
 
@@ -85,4 +88,22 @@ def build(matrix: Matrix, plan: Plan, settings: BuildSettings, console: Console)
         report = run_plan(plan, docker, progress, options)
     console.table(summary_table(report))
     console.step_summary(summary_markdown(report))
+    if settings.verify and settings.push and not settings.dry_run:
+        verified = verify_published(matrix, report, docker, console)
+        report = replace(report, verified=verified)
     return report
+
+
+def verify_published(matrix: Matrix, report: RunReport, docker: Docker,
+                     console: Console) -> bool:
+    """Audit every list this run published; True when all of them hold up."""
+    ok = True
+    for result in report.lists:
+        if not result.status.published:
+            continue
+        spec = matrix.image(result.manifest.image)
+        verdict = audit(parse_reference(result.manifest.ref),
+                        tuple(a for a, _ in result.manifest.entries), dict(spec.smoke), docker)
+        console.table(verify_table(verdict))
+        ok &= verdict.ok
+    return ok

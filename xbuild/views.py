@@ -8,6 +8,7 @@ from xbuild.console import markdown_table
 from xbuild.plan import Plan
 from xbuild.platforms import sort_key
 from xbuild.results import RunReport, Status, TargetResult
+from xbuild.verify import Report, Verdict
 
 
 def plan_table(plan: Plan) -> Table:
@@ -85,3 +86,30 @@ def summary_markdown(report: RunReport) -> str:
         row.append(f"{listed.status} {listed.detail}".strip() if listed else "")
         rows.append(row)
     return "### xbuild\n\n" + markdown_table(["image", *arches, "manifest list"], rows)
+
+
+_VERDICT_MARK = {Verdict.PASS: "✓", Verdict.FAIL: "✗", Verdict.NA: "n/a"}
+
+
+def verify_table(report: Report) -> Table:
+    names = list(dict.fromkeys(c.check for a in report.arches for c in a.checks))
+    verdict = "verified" if report.ok else "NOT verified"
+    table = Table(title=f"{report.ref}: {verdict}", title_justify="left", show_lines=True)
+    table.add_column("arch")
+    for name in names:
+        table.add_column(name, overflow="fold")
+    for arch in report.arches:
+        checks = {c.check: c for c in arch.checks}
+        cells = []
+        for name in names:
+            check = checks.get(name)
+            if check is None:
+                cells.append("")
+                continue
+            shown = "" if check.status is Verdict.NA else check.observed
+            text = f"{_VERDICT_MARK[check.status]} {shown}".strip()
+            if check.status is Verdict.FAIL and check.expected:
+                text += f"\n(expected {check.expected})"
+            cells.append(text)
+        table.add_row(arch.arch.name, *cells, style=None if arch.ok else "red")
+    return table

@@ -200,7 +200,7 @@ def test_all_push_publishes_every_target_and_list_and_exits_0(
     clean.write_text("\n".join(ln for ln in text.splitlines()
                                if not ln.lstrip().startswith("flaky")))
     namespace = f"{registry.address}/clean"
-    run = xbuild("all", "--push", "-f", clean, "--namespace", namespace, "--json",
+    run = xbuild("all", "--push", "--verify", "-f", clean, "--namespace", namespace, "--json",
                  "--log-dir", tmp_path)
     assert run.exit_code == 0, run.stderr
     report: dict[str, Any] = json.loads(run.stdout)
@@ -208,6 +208,8 @@ def test_all_push_publishes_every_target_and_list_and_exits_0(
     assert {entry["image"]: entry["status"] for entry in report["lists"]} == {
         "base": "published", "child": "published", "grandchild": "published",
         "duo": "published"}
+    assert report["verified"] is True
+    assert run.stderr.count(": verified") == 4
     assert (tmp_path / next(tmp_path.iterdir()).name / "summary.json").is_file()
     for image in ("base", "child", "grandchild", "duo"):
         assert _platforms_buildx(f"{namespace}/{image}:latest")
