@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -27,9 +28,14 @@ class Cli:
         return data
 
 
-def xbuild(*args: str | Path, cwd: Path | None = None) -> Cli:
-    """The real command line, in a child process, as a user runs it."""
+def xbuild(*args: str | Path, cwd: Path | None = None,
+           env: dict[str, str] | None = None) -> Cli:
+    """The real command line, in a child process, as a user runs it.
+
+    ``env`` is merged over the current environment, e.g. {"XDG_CACHE_HOME": ...}.
+    """
     done = subprocess.run([sys.executable, "-m", "xbuild", *map(str, args)], cwd=cwd,
+                          env={**os.environ, **env} if env is not None else None,
                           capture_output=True, text=True, check=False, timeout=1800)
     return Cli(exit_code=done.returncode, stdout=done.stdout, stderr=done.stderr)
 
