@@ -16,7 +16,7 @@ from tenacity import (
 
 _TRANSIENT = re.compile(
     r"\b(500|502|503|504|429)\b|too many requests|toomanyrequests|service unavailable"
-    r"|bad gateway|gateway timeout|connection reset|broken pipe|unexpected eof|\beof\b"
+    r"|bad gateway|gateway timeout|connection reset|broken pipe|unexpected eof|\": eof\b"
     r"|i/o timeout|tls handshake timeout",
     re.IGNORECASE,
 )

@@ -73,6 +73,8 @@ class Runner:
                     self._record(future.result())
                     del running[future]
                 lists += self._publish_finished_images(lists)
+            # Targets skipped on the last pass finish images whose lists are still open.
+            lists += self._publish_finished_images(lists)
         ordered = tuple(self.results[t.key] for t in self.plan.targets)
         return RunReport(targets=ordered, lists=tuple(lists), run_dir=self.options.run_dir,
                          seconds=time.monotonic() - start)

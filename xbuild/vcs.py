@@ -28,6 +28,6 @@ def without_credentials(url: str) -> str:
 
 
 def provenance(root: Path, now: datetime | None = None) -> Provenance:
-    created = (now or datetime.now(UTC)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    created = (now or datetime.now(UTC)).astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     return Provenance(created=created, revision=_git(root, "rev-parse", "HEAD"),
                       source=without_credentials(_git(root, "remote", "get-url", "origin")))

@@ -1,1 +1,1 @@
-"""Helpers for xbuild's integration tests: busybox binaries, a local registry, a fault proxy."""
+"""Helpers for xbuild's integration tests: running the CLI and docker, a fault-injecting proxy."""
