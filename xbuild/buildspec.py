@@ -61,6 +61,7 @@ def build_request(target: Target, *, parent_source: str | None, provenance: Prov
 
 def repository_of(ref: str) -> str:
     """`host:5000/ns/img:tag` -> `host:5000/ns/img` (a port's colon is not a tag's)."""
+    ref = ref.split("@", 1)[0]
     colon, slash = ref.rfind(":"), ref.rfind("/")
     return ref[:colon] if colon > slash else ref
 

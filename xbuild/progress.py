@@ -74,7 +74,8 @@ class Progress:
             text += f": {result.detail.splitlines()[0]}"
         if self.console.github and result.log is not None:
             with self.console.group(text):
-                self.console.rich.file.write(_read(result.log))
+                log = _read(result.log)
+                self.console.rich.file.write(log if log.endswith("\n") or not log else log + "\n")
             return
         self.console.say(text, style=STYLES.get(result.status))
 

@@ -43,7 +43,10 @@ def short_error(output: str, width: int = 160) -> str:
 
 def is_transient(output: str) -> bool:
     """True for 5xx, 429 and dropped connections; never for auth or not-found errors."""
-    text = "\n".join(error_lines(output))
+    stated = error_lines(output)
+    if any("did not complete successfully" in line for line in stated):
+        return False  # a RUN step failed; its command may well mention 503 or EOF
+    text = "\n".join(stated)
     return not _PERMANENT.search(text) and bool(_TRANSIENT.search(text))
 
 

@@ -129,6 +129,11 @@ class Runner:
                 detail = short_error(exc.output)
                 return TargetResult(target=target, status=Status.FAILED, detail=detail,
                                     seconds=time.monotonic() - start, log=log_path)
+            except Exception as exc:  # one target's surprise must not stop the others
+                log.write(f"xbuild: internal error: {exc!r}\n")
+                return TargetResult(target=target, status=Status.FAILED,
+                                    detail=f"internal error: {type(exc).__name__}: {exc}",
+                                    seconds=time.monotonic() - start, log=log_path)
         status = (Status.DRY_RUN if self.engine.dry_run
                   else Status.PUSHED if self.options.push else Status.BUILT)
         return TargetResult(target=target, status=status, digest=built.digest,

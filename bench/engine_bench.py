@@ -1,0 +1,556 @@
+"""How fast `xbuild all --push` builds a real matrix, against `buildx bake` and a plain loop.
+
+Not a test. Writes a fixture matrix into a temporary folder: 5 images x 3 arches (amd64,
+arm32v7, arm64v8), FROM scratch plus Debian's static busybox, with one parent edge
+(img1 -> img1-kid) and 3 independent images. Every image burns CPU in a busybox shell loop of
+--work iterations (about 1 s natively at the default; under QEMU about 10x that). Then, on a
+throwaway local registry, it times three contenders that each publish the same 15 per-arch tags
+and 5 manifest lists:
+
+  xbuild  `xbuild all --push -f <matrix> --namespace <registry>/bench-xbuild` (default --jobs)
+  bake    `docker buildx bake --push` over one target per image x arch (the child linked to its
+          parent with a `target:` context), then `docker buildx imagetools create` per image
+  loop    a bash script: `docker buildx build --push` per target in dependency order (the child
+          with `--build-context <parent name>=docker-image://<pushed parent tag>`), then
+          `imagetools create` per image
+
+    .venv/bin/python bench/engine_bench.py [--work 300000] [--runs 1] [--keep]
+
+Each contender starts cold: the engine's build cache is pruned (`docker buildx prune -af`) and
+the images of earlier contenders are removed, and every run builds with a fresh nonce build
+arg. A contender counts only if it exits 0 and all 5 lists exist in the registry with the 3
+platforms, and each arch of the child sits on the layers of the parent this contender built.
+
+Memory is the orchestrating process tree's: the builds themselves run inside dockerd, so what
+differs is the client side. Two figures: the max RSS of the largest single process (ru_maxrss
+from wait4, what `/usr/bin/time -v` prints) and the peak of the tree's summed RSS, sampled
+every 0.1 s from /proc. `cpu %` is the whole machine's busy share during the contender, read
+from /proc/stat, so other work on the same engine shows up in it.
+
+The build cache prune is engine-wide: it also empties the cache of anyone else using this
+engine (never in-use records), and their builds add noise to these figures.
+
+bake and named contexts: the Dockerfile frontend looks a `FROM ns/img:latest` up as the named
+context `ns/img` (`:latest` stripped). `docker buildx build --build-context` normalises its keys
+that way; bake (buildx 0.13) does not, so a bake context keyed `ns/img:latest` is silently
+ignored and the parent is resolved from the registry instead. The bake file here keys the link
+`ns/img`, which works with the `docker` driver.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import platform
+import shlex
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from xbuild.platforms import Arch, Platform, arch_named
+from xbuild.probe import busybox_binary, cache_dir
+from xbuild.registry import LocalRegistry
+
+ARCH_NAMES = ("amd64", "arm32v7", "arm64v8")
+# buildx's TARGETARCH + TARGETVARIANT for each arch: the name the Dockerfiles COPY.
+BUSYBOX_SUFFIX = {"amd64": "amd64", "arm32v7": "armv7", "arm64v8": "arm64"}
+MATRIX_NAMESPACE, TAG = "bench", "latest"
+PARENT, CHILD = "img1", "img1-kid"
+IMAGES = (PARENT, CHILD, "img2", "img3", "img4")
+CONTENDERS = ("xbuild", "bake", "loop")
+DEFAULT_WORK = 300_000  # busybox ash: ~1 s natively on the 2-core dev machine
+PAGE_KIB = os.sysconf("SC_PAGE_SIZE") // 1024
+
+_LOOP = 'i=0; while [ "$i" -lt "$WORK" ]; do i=$((i+1)); done'
+# BENCH_IMAGE's default differs per image, so no two images share a cache key; NONCE differs
+# per contender and run.
+ROOT_DOCKERFILE = """\
+FROM scratch
+ARG BENCH_IMAGE={image}
+ARG NONCE
+ARG WORK={work}
+ARG TARGETARCH
+ARG TARGETVARIANT
+COPY busybox-${{TARGETARCH}}${{TARGETVARIANT}} /bin/busybox
+RUN ["/bin/busybox", "--install", "-s", "/bin"]
+RUN {loop}; echo "$BENCH_IMAGE $NONCE" > /bench-done
+"""
+CHILD_DOCKERFILE = """\
+FROM {parent_name}
+ARG BENCH_IMAGE={image}
+ARG NONCE
+ARG WORK={work}
+RUN {loop}; echo "$BENCH_IMAGE $NONCE" > /bench-kid-done
+"""
+
+
+def arch(name: str) -> Arch:
+    found = arch_named(name)
+    assert found is not None, name
+    return found
+
+
+def parent_name() -> str:
+    """The parent as the child's Dockerfile names it (and as matrix.yml publishes it)."""
+    return f"{MATRIX_NAMESPACE}/{PARENT}:{TAG}"
+
+
+def context_key() -> str:
+    """The named-context key the Dockerfile frontend looks `FROM parent_name()` up under."""
+    return parent_name().removesuffix(":latest")
+
+
+# --- measuring a process tree ----------------------------------------------------------------
+def cpu_times() -> tuple[int, int]:
+    """(busy, total) jiffies of the whole machine, from /proc/stat."""
+    fields = [int(v) for v in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
+    idle = fields[3] + fields[4]  # idle + iowait
+    total = sum(fields[:8])  # guest time is already counted in user
+    return total - idle, total
+
+
+def _children_map() -> dict[int, list[int]]:
+    children: dict[int, list[int]] = {}
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = Path("/proc", entry.name, "stat").read_text()
+        except OSError:
+            continue
+        ppid = int(stat.rsplit(")", 1)[1].split()[1])
+        children.setdefault(ppid, []).append(int(entry.name))
+    return children
+
+
+def tree_rss_kib(root: int) -> int:
+    children, total, todo = _children_map(), 0, [root]
+    while todo:
+        pid = todo.pop()
+        todo.extend(children.get(pid, ()))
+        with contextlib.suppress(OSError, IndexError, ValueError):  # it may have exited
+            total += int(Path("/proc", str(pid), "statm").read_text().split()[1]) * PAGE_KIB
+    return total
+
+
+@dataclass(slots=True)
+class TreeSampler:
+    root: int
+    interval: float = 0.1
+    peak_kib: int = 0
+    _stop: threading.Event = field(default_factory=threading.Event)
+    _thread: threading.Thread | None = None
+
+    def __enter__(self) -> TreeSampler:
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join()
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.interval):
+            self.peak_kib = max(self.peak_kib, tree_rss_kib(self.root))
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Measured:
+    exit_code: int
+    seconds: float
+    max_rss_kib: int  # largest single process of the tree (ru_maxrss)
+    tree_peak_kib: int  # summed RSS of the tree, sampled
+    cpu_busy: float  # the machine's busy share, 0..1
+
+
+def measure(argv: Sequence[str], log: Path, *, timeout: float) -> Measured:
+    """Run `argv` (its output to `log`), timing it and watching its process tree's memory."""
+    busy0, total0 = cpu_times()
+    start = time.perf_counter()
+    with log.open("ab") as out:
+        process = subprocess.Popen(list(argv), stdout=out, stderr=subprocess.STDOUT,
+                                   stdin=subprocess.DEVNULL, start_new_session=True)
+    timer = threading.Timer(timeout, _kill_group, (process.pid,))
+    timer.start()
+    with TreeSampler(process.pid) as sampler:
+        _, status, usage = os.wait4(process.pid, 0)
+    seconds = time.perf_counter() - start
+    timer.cancel()
+    process.returncode = os.waitstatus_to_exitcode(status)
+    busy1, total1 = cpu_times()
+    return Measured(exit_code=process.returncode, seconds=seconds, max_rss_kib=usage.ru_maxrss,
+                    tree_peak_kib=sampler.peak_kib,
+                    cpu_busy=(busy1 - busy0) / max(1, total1 - total0))
+
+
+def _kill_group(pid: int) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(pid, signal.SIGTERM)  # the group of the contender this script started
+
+
+# --- docker helpers (untimed) ----------------------------------------------------------------
+def docker(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+    done = subprocess.run(["docker", *args], capture_output=True, text=True, check=False)
+    if check and done.returncode != 0:
+        raise RuntimeError(f"docker {shlex.join(args)} failed: {done.stderr.strip()}")
+    return done
+
+
+def remove_images(prefix: str) -> int:
+    """Remove every local image whose repository starts with `prefix`, tagged or not."""
+    listing = docker("image", "ls", "--format", "{{.Repository}} {{.ID}}").stdout
+    ids = sorted({line.split()[1] for line in listing.splitlines()
+                  if line.startswith(prefix) and len(line.split()) == 2})
+    if ids:
+        docker("image", "rm", "-f", *ids, check=False)
+    return len(ids)
+
+
+def go_cold(prefix: str) -> None:
+    remove_images(prefix)
+    docker("buildx", "prune", "-af")
+
+
+def raw_manifest(ref: str) -> dict[str, Any]:
+    data: dict[str, Any] = json.loads(docker("buildx", "imagetools", "inspect", "--raw",
+                                             ref).stdout)
+    return data
+
+
+def verify(namespace: str) -> str:
+    """'' when the 5 lists exist with the 3 platforms and the child sits on its parent."""
+    wanted = [arch(name).platform for name in ARCH_NAMES]
+    entries: dict[str, dict[Platform, str]] = {}
+    for image in IMAGES:
+        ref = f"{namespace}/{image}:{TAG}"
+        try:
+            listed = raw_manifest(ref)
+        except RuntimeError as exc:
+            return f"{ref}: {exc}"
+        found: dict[Platform, str] = {}
+        for entry in listed.get("manifests", ()):
+            p = entry.get("platform") or {}
+            if p.get("os") == "unknown":
+                continue
+            found[Platform(os=p.get("os", ""), architecture=p.get("architecture", ""),
+                           variant=p.get("variant", ""))] = entry["digest"]
+        missing = [str(w) for w in wanted if not any(w.same_as(f) for f in found)]
+        if missing or len(found) != len(wanted):
+            return f"{ref}: platforms {sorted(map(str, found))}, missing {missing}"
+        entries[image] = {w: d for w in wanted for f, d in found.items() if w.same_as(f)}
+    for wanted_platform in wanted:
+        layers = {}
+        for image in (PARENT, CHILD):
+            digest = entries[image][wanted_platform]
+            manifest = raw_manifest(f"{namespace}/{image}@{digest}")
+            layers[image] = [layer["digest"] for layer in manifest.get("layers", ())]
+        if layers[CHILD][: len(layers[PARENT])] != layers[PARENT]:
+            return f"{CHILD} for {wanted_platform} is not built on this run's {PARENT}"
+    return ""
+
+
+# --- the fixture -----------------------------------------------------------------------------
+def stage_fixture(root: Path, work: int) -> Path:
+    """The image contexts under root/images; returns root."""
+    binaries = {name: busybox_binary(arch(name), cache_dir()) for name in ARCH_NAMES}
+    for image in IMAGES:
+        context = root / "images" / image
+        context.mkdir(parents=True)
+        if image == CHILD:
+            text = CHILD_DOCKERFILE.format(parent_name=parent_name(), image=image, work=work,
+                                           loop=_LOOP)
+        else:
+            text = ROOT_DOCKERFILE.format(image=image, work=work, loop=_LOOP)
+            for name, binary in binaries.items():
+                shutil.copy2(binary, context / f"busybox-{BUSYBOX_SUFFIX[name]}")
+        (context / "Dockerfile").write_text(text, encoding="utf-8")
+    return root
+
+
+def build_args(nonce: str, work: int) -> dict[str, str]:
+    return {"NONCE": nonce, "WORK": str(work)}
+
+
+def write_matrix(root: Path, nonce: str, work: int) -> Path:
+    """matrix.yml (JSON is YAML) for xbuild, with this run's nonce."""
+    images: dict[str, Any] = {}
+    for image in IMAGES:
+        entry: dict[str, Any] = {"context": f"images/{image}", "args": build_args(nonce, work)}
+        if image == CHILD:
+            entry["from"] = PARENT
+        images[image] = entry
+    doc = {"namespace": MATRIX_NAMESPACE, "tag": TAG, "architectures": list(ARCH_NAMES),
+           "images": images}
+    path = root / "matrix.yml"
+    path.write_text(json.dumps(doc, indent=2) + "\n", encoding="utf-8")
+    return path
+
+
+def target_name(image: str, arch_name: str) -> str:
+    return f"{image}-{arch_name}"
+
+
+def per_arch_ref(namespace: str, image: str, arch_name: str) -> str:
+    return f"{namespace}/{image}:{TAG}-{arch_name}"
+
+
+def list_commands(namespace: str) -> list[list[str]]:
+    return [["docker", "buildx", "imagetools", "create", "-t", f"{namespace}/{image}:{TAG}",
+             *(per_arch_ref(namespace, image, a) for a in ARCH_NAMES)] for image in IMAGES]
+
+
+def write_bake(root: Path, namespace: str, nonce: str, work: int) -> Path:
+    targets: dict[str, Any] = {}
+    for image in IMAGES:
+        for arch_name in ARCH_NAMES:
+            target: dict[str, Any] = {
+                "context": str(root / "images" / image),
+                "dockerfile": "Dockerfile",
+                "platforms": [str(arch(arch_name).platform)],
+                "tags": [per_arch_ref(namespace, image, arch_name)],
+                "args": build_args(nonce, work),
+            }
+            if image == CHILD:
+                target["contexts"] = {context_key(): "target:"
+                                      + target_name(PARENT, arch_name)}
+            targets[target_name(image, arch_name)] = target
+    doc = {"group": {"default": {"targets": list(targets)}}, "target": targets}
+    path = root / "docker-bake.json"
+    path.write_text(json.dumps(doc, indent=2) + "\n", encoding="utf-8")
+    return path
+
+
+def write_script(path: Path, commands: Sequence[Sequence[str]]) -> Path:
+    lines = ["#!/bin/bash", "set -euo pipefail", *(shlex.join(c) for c in commands)]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def bake_script(root: Path, namespace: str, nonce: str, work: int) -> Path:
+    bake_file = write_bake(root, namespace, nonce, work)
+    commands = [["docker", "buildx", "bake", "--push", "--progress", "plain", "-f",
+                 str(bake_file)], *list_commands(namespace)]
+    return write_script(root / "bake.sh", commands)
+
+
+def loop_script(root: Path, namespace: str, nonce: str, work: int) -> Path:
+    commands: list[list[str]] = []
+    for image in IMAGES:  # parents come first
+        for arch_name in ARCH_NAMES:
+            context = root / "images" / image
+            command = ["docker", "buildx", "build", "--push", "--progress", "plain",
+                       "--platform", str(arch(arch_name).platform),
+                       "-t", per_arch_ref(namespace, image, arch_name)]
+            for key, value in build_args(nonce, work).items():
+                command += ["--build-arg", f"{key}={value}"]
+            if image == CHILD:
+                parent = per_arch_ref(namespace, PARENT, arch_name)
+                command += ["--build-context", f"{parent_name()}=docker-image://{parent}"]
+            commands.append([*command, "-f", str(context / "Dockerfile"), str(context)])
+    return write_script(root / "loop.sh", [*commands, *list_commands(namespace)])
+
+
+def xbuild_command() -> list[str]:
+    script = Path(sys.executable).parent / "xbuild"
+    return [str(script)] if script.is_file() else [sys.executable, "-m", "xbuild"]
+
+
+# --- one contender ---------------------------------------------------------------------------
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Outcome:
+    contender: str
+    measured: Measured
+    problem: str  # '' when it succeeded and verified
+    log: Path
+    note: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return not self.problem
+
+
+@dataclass(slots=True, kw_only=True)
+class Bench:
+    root: Path
+    registry: LocalRegistry
+    work: int
+    timeout: float
+
+    def namespace(self, contender: str) -> str:
+        return f"{self.registry.address}/bench-{contender}"
+
+    def prefix(self) -> str:
+        return f"{self.registry.address}/bench-"
+
+    def run(self, contender: str, run: int) -> Outcome:
+        go_cold(self.prefix())
+        namespace = self.namespace(contender)
+        nonce = f"{contender}-{run}-{uuid.uuid4().hex[:12]}"
+        folder = self.root / f"run{run}-{contender}"
+        folder.mkdir()
+        log = folder / "output.log"
+        argv = self._command(contender, folder, namespace, nonce)
+        measured = measure(argv, log, timeout=self.timeout)
+        problem = (f"exit code {measured.exit_code}" if measured.exit_code != 0
+                   else verify(namespace))
+        note = xbuild_timeline(folder / "logs") if contender == "xbuild" and not problem else ""
+        return Outcome(contender=contender, measured=measured, problem=problem, log=log,
+                       note=note)
+
+    def _command(self, contender: str, folder: Path, namespace: str, nonce: str) -> list[str]:
+        if contender == "xbuild":
+            matrix = write_matrix(self.root, nonce, self.work)
+            return [*xbuild_command(), "all", "--push", "-f", str(matrix), "--namespace",
+                    namespace, "--log-dir", str(folder / "logs")]
+        make: Callable[[Path, str, str, int], Path] = (bake_script if contender == "bake"
+                                                        else loop_script)
+        script = make(self.root, namespace, nonce, self.work)
+        kept = shutil.copy2(script, folder / script.name)
+        return ["bash", str(kept)]
+
+
+def xbuild_timeline(log_dir: Path) -> str:
+    """How busy xbuild kept its job slots: per-target start/end from its logs and summary."""
+    summaries = sorted(log_dir.glob("*/summary.json"))
+    if not summaries:
+        return "no summary.json"
+    summary = json.loads(summaries[-1].read_text())
+    spans = []
+    for target in summary["targets"]:
+        end = Path(target["log"]).stat().st_mtime  # a target's log is last written at its end
+        spans.append((end - float(target["seconds"]), end, f"{target['image']}-{target['arch']}"))
+    first = min(s for s, _, _ in spans)
+    last = max(e for _, e, _ in spans)
+    busy = sum(e - s for s, e, _ in spans)
+    lines = [f"xbuild run {summary['seconds']} s (targets {last - first:.1f} s, "
+             f"target-seconds {busy:.1f}, mean concurrency {busy / (last - first):.2f})"]
+    lines += [f"  {s - first:6.1f} -> {e - first:6.1f}  {name}" for s, e, name in sorted(spans)]
+    return "\n".join(lines)
+
+
+# --- report ----------------------------------------------------------------------------------
+def median(values: Sequence[float]) -> float:
+    return float(statistics.median(values))
+
+
+def report(outcomes: dict[str, list[Outcome]]) -> str:
+    good = {c: [o for o in outs if o.ok] for c, outs in outcomes.items()}
+    wall = {c: median([o.measured.seconds for o in outs]) for c, outs in good.items() if outs}
+    base = wall.get("xbuild")
+    rows = [("contender", "wall s", "ratio vs xbuild", "max RSS MiB", "tree peak MiB",
+             "cpu %", "ok runs")]
+    for contender, outs in outcomes.items():
+        ok = good[contender]
+        if not ok:
+            rows.append((contender, "failed", "-", "-", "-", "-", f"0/{len(outs)}"))
+            continue
+        seconds = wall[contender]
+        rows.append((contender, f"{seconds:.1f}",
+                     f"{seconds / base:.2f}" if base else "-",
+                     f"{median([o.measured.max_rss_kib for o in ok]) / 1024:.0f}",
+                     f"{median([o.measured.tree_peak_kib for o in ok]) / 1024:.0f}",
+                     f"{100 * median([o.measured.cpu_busy for o in ok]):.0f}",
+                     f"{len(ok)}/{len(outs)}"))
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    lines = ["  ".join(cell.ljust(w) if i == 0 else cell.rjust(w)
+                       for i, (cell, w) in enumerate(zip(row, widths, strict=True)))
+             for row in rows]
+    ratios = [f"xbuild/{c} = {base / wall[c]:.2f}" if base and c in wall else f"xbuild/{c} = n/a"
+              for c in CONTENDERS[1:]]
+    return "\n".join([*lines, ", ".join(ratios)])
+
+
+def calibrate(work: int) -> str:
+    """How long one step of `work` iterations takes natively, on the host's busybox."""
+    machine = platform.machine()
+    name = {"x86_64": "amd64", "aarch64": "arm64v8"}.get(machine)
+    if name is None:
+        return f"no native calibration on {machine}"
+    binary = busybox_binary(arch(name), cache_dir())
+    start = time.perf_counter()
+    subprocess.run([str(binary), "sh", "-c", _LOOP], env={"WORK": str(work)}, check=True)
+    return f"one native ({name}) step of --work {work}: {time.perf_counter() - start:.2f} s"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--work", type=int, default=DEFAULT_WORK,
+                        help="shell-loop iterations per image x arch (default: %(default)s)")
+    parser.add_argument("--runs", type=int, default=1,
+                        help="runs of each contender; the median is reported (default: 1)")
+    parser.add_argument("--keep", action="store_true",
+                        help="keep the registry data, scripts and logs (the folder is printed)")
+    parser.add_argument("--timeout", type=float, default=1200,
+                        help="seconds before a contender is killed (default: %(default)s)")
+    args = parser.parse_args(argv)
+    if args.work < 1 or args.runs < 1:
+        parser.error("--work and --runs must be at least 1")
+    return args
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(argv)
+    for tool in ("docker", "docker-registry", "bash"):
+        if shutil.which(tool) is None:
+            print(f"engine_bench: {tool} is missing", file=sys.stderr)
+            return 4
+    print(calibrate(args.work))
+    print(f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f}, "
+          f"buildx {docker('buildx', 'version').stdout.split()[1]}")
+    root = Path(tempfile.mkdtemp(prefix="xbuild-engine-bench-"))
+    registry = LocalRegistry(port=free_port(), home=root / "registry")
+    bench = Bench(root=root, registry=registry, work=args.work, timeout=args.timeout)
+    outcomes: dict[str, list[Outcome]] = {c: [] for c in CONTENDERS}
+    try:
+        print(registry.start())
+        stage_fixture(root, args.work)
+        for run in range(args.runs):
+            order = CONTENDERS[run % 3:] + CONTENDERS[: run % 3]  # rotate to spread order bias
+            for contender in order:
+                outcome = bench.run(contender, run)
+                outcomes[contender].append(outcome)
+                m = outcome.measured
+                status = "ok" if outcome.ok else f"FAILED: {outcome.problem} (log: {outcome.log})"
+                print(f"run {run + 1} {contender:6} {m.seconds:7.1f} s  max RSS "
+                      f"{m.max_rss_kib / 1024:.0f} MiB  tree {m.tree_peak_kib / 1024:.0f} MiB  "
+                      f"cpu {100 * m.cpu_busy:.0f}%  {status}", flush=True)
+                if not outcome.ok:
+                    tail = outcome.log.read_text(errors="replace").splitlines()[-15:]
+                    print("\n".join("    " + line for line in tail))
+                if outcome.note:
+                    print(outcome.note)
+        print()
+        print(report(outcomes))
+    finally:
+        remove_images(bench.prefix())
+        print(registry.stop())
+        if args.keep:
+            print(f"kept: {root} (registry data in {root / 'registry' / 'data'})")
+        else:
+            shutil.rmtree(root, ignore_errors=True)
+    return 0 if all(o.ok for outs in outcomes.values() for o in outs) else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
