@@ -534,7 +534,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 status = "ok" if outcome.ok else f"FAILED: {outcome.problem} (log: {outcome.log})"
                 print(f"run {run + 1} {contender:6} {m.seconds:7.1f} s  max RSS "
                       f"{m.max_rss_kib / 1024:.0f} MiB  tree {m.tree_peak_kib / 1024:.0f} MiB  "
-                      f"cpu {100 * m.cpu_busy:.0f}%  {status}", flush=True)
+                      f"cpu {100 * m.cpu_busy:.0f}%  load {os.getloadavg()[0]:.1f}  {status}",
+                      flush=True)
                 if not outcome.ok:
                     tail = outcome.log.read_text(errors="replace").splitlines()[-15:]
                     print("\n".join("    " + line for line in tail))

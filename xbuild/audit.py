@@ -11,6 +11,7 @@ from xbuild.refs import Reference
 from xbuild.verify import (
     ArchReport,
     Check,
+    ImageFacts,
     ListEntry,
     Report,
     Verdict,
@@ -69,6 +70,17 @@ def _audit_arch(ref: Reference, arch: Arch, entry: ListEntry, smoke: Mapping[str
                            observed=f"cannot pull {image.ref}: {exc}")
         return ArchReport(arch=arch, digest=entry.digest,
                           checks=(check_list(arch, entry), unreadable))
+    try:
+        return ArchReport(arch=arch, digest=entry.digest,
+                          checks=_judge(image, entry, facts, smoke))
+    finally:
+        if facts.pulled_here:
+            docker.remove_image(image.ref)
+
+
+def _judge(image: _PinnedImage, entry: ListEntry, facts: ImageFacts,
+           smoke: Mapping[str, str]) -> tuple[Check, ...]:
+    arch = image.arch
     elf = check_elf(arch, facts)
     shell = "/bin/sh" if facts.has_shell else None
     dpkg = "/usr/bin/dpkg" if facts.has_dpkg else None
@@ -77,7 +89,7 @@ def _audit_arch(ref: Reference, arch: Arch, entry: ListEntry, smoke: Mapping[str
               check_run(arch, image.answer(shell, ["-c", ARCH_COMMAND]), elf),
               check_dpkg(arch, image.answer(dpkg, ["--print-architecture"]))]
     checks += [image.smoke(shell, name, command) for name, command in smoke.items()]
-    return ArchReport(arch=arch, digest=entry.digest, checks=tuple(checks))
+    return tuple(checks)
 
 
 class _PinnedImage:

@@ -25,7 +25,7 @@ from xbuild.refs import Reference, parse_reference
 from xbuild.registry import LocalRegistry
 from xbuild.session import BuildSettings
 from xbuild.vcs import provenance
-from xbuild.views import manifests_table, plan_table, verify_table
+from xbuild.views import manifests_table, plan_table, verify_failures, verify_table
 
 app = typer.Typer(
     name="xbuild",
@@ -353,7 +353,8 @@ def bases_command(
 @app.command()
 @handles_errors
 def verify(
-    ref: Annotated[str, typer.Argument(help="repository[:tag][@digest], e.g. derekmerck/orthanc",
+    ref: Annotated[str, typer.Argument(help="repository[:tag][@digest], e.g. derekmerck/orthanc or "
+                                            "derekmerck/orthanc@sha256:...",
                                        show_default=False)],
     arch: ArchOpt = None,
     matrix: Annotated[Path | None, typer.Option(
@@ -370,7 +371,7 @@ def verify(
     """
     path = matrix or Path("matrix.yml")
     the_matrix = load_matrix(path) if matrix or path.is_file() else None
-    if matrix is None and the_matrix is None:
+    if the_matrix is None and not arch:
         State.console.note("no matrix.yml here: expecting the arches the list names")
     reference = _verify_ref(ref, the_matrix)
     spec = _matrix_image(the_matrix, reference)
@@ -380,6 +381,8 @@ def verify(
     for warning in report.warnings:
         State.console.warn(warning)
     State.console.table(verify_table(report))
+    for line in verify_failures(report):
+        State.console.say(line, style="red")
     if as_json:
         print_json(report.as_dict())
     if not report.ok:

@@ -6,6 +6,7 @@ writes down its argv), so `-v` echoes and `--dry-run` prints exactly the command
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sys
 import tarfile
@@ -197,12 +198,14 @@ class Docker:
         """Pull `ref` (pinned by digest) and read its config and files, running nothing."""
         self.echo(f"docker pull --quiet {ref}  # then inspect, create, export, rm")
         try:
+            pulled_here = not self._client.image.exists(ref)
             self._client.image.pull(ref, quiet=True)
             image = self._client.image.inspect(ref)
             config = image.config
-            # Created to export its filesystem, never started: the command is never run.
+            # Created only to export its files and never started. No --platform: the engine
+            # would refuse an image whose config names another arch, which is what we judge.
             container = self._client.container.create(ref, ["/xbuild-never-runs"],
-                                                      platform=str(platform), networks=["none"])
+                                                      networks=["none"])
         except DockerException as exc:
             raise DockerFailure(f"docker pull {ref}", _stderr_of(exc)) from exc
         try:
@@ -220,7 +223,12 @@ class Docker:
         return ImageFacts(platform=Platform(os=image.os or "", architecture=image.architecture
                                             or "", variant=image.variant or ""),
                           labels=dict(config.labels or {}), binary=binary, elf_head=head,
-                          has_shell=has_shell, has_dpkg=has_dpkg)
+                          has_shell=has_shell, has_dpkg=has_dpkg, pulled_here=pulled_here)
+
+    def remove_image(self, ref: str) -> None:
+        self.echo(f"docker image rm {ref}")
+        with contextlib.suppress(DockerException):  # already gone, or in use by another
+            self._client.image.remove(ref, force=True)
 
     # --- containers and host -------------------------------------------------------------
     def run(self, image: str, command: Sequence[str], *, platform: Platform,

@@ -22,7 +22,7 @@ from xbuild.results import RunReport
 from xbuild.retry import RetryPolicy
 from xbuild.runner import RunOptions, run_plan
 from xbuild.vcs import provenance
-from xbuild.views import summary_markdown, summary_table, verify_table
+from xbuild.views import summary_markdown, summary_table, verify_failures, verify_table
 
 
 def default_jobs() -> int:
@@ -105,5 +105,7 @@ def verify_published(matrix: Matrix, report: RunReport, docker: Docker,
         verdict = audit(parse_reference(result.manifest.ref),
                         tuple(a for a, _ in result.manifest.entries), dict(spec.smoke), docker)
         console.table(verify_table(verdict))
+        for line in verify_failures(verdict):
+            console.say(line, style="red")
         ok &= verdict.ok
     return ok

@@ -49,6 +49,7 @@ class ImageFacts:
     elf_head: bytes = b""
     has_shell: bool = False
     has_dpkg: bool = False
+    pulled_here: bool = False  # verify pulled it, so verify removes it afterwards
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -113,3 +113,15 @@ def verify_table(report: Report) -> Table:
             cells.append(text)
         table.add_row(arch.arch.name, *cells, style=None if arch.ok else "red")
     return table
+
+
+def verify_failures(report: Report) -> list[str]:
+    """One line per failed check, naming the arch and the check, whatever the table width."""
+    lines = []
+    for arch in report.arches:
+        for check in arch.checks:
+            if check.status is Verdict.FAIL:
+                expected = f" (expected {check.expected})" if check.expected else ""
+                lines.append(f"✗ {report.ref} {arch.arch.name} {check.check}: "
+                             f"{check.observed}{expected}")
+    return lines
