@@ -262,9 +262,8 @@ def manifest(
                     dry_run=dry_run)
     results = publish_lists(lists, docker, allow_partial=allow_partial)
     for result in results:
-        State.console.say(f"☰ {result.manifest.ref} {result.status}"
-                          + (f": {result.detail}" if result.detail else ""),
-                          style=None if result.status.ok else "red")
+        State.console.list_result(result.manifest.ref, result.status, result.detail,
+                                  result.status.ok)
     if as_json:
         print_json([{"ref": r.manifest.ref, "status": str(r.status),
                      "platforms": list(r.platforms), "detail": r.detail} for r in results])
@@ -342,9 +341,8 @@ def bases_command(
         result = bases.publish_base(base, arches, namespace or the_matrix.namespace, docker,
                                     provenance=provenance(the_matrix.path.parent),
                                     log_dir=run_dir, jobs=jobs)
-        State.console.say(f"☰ {result.manifest.ref} {result.status}"
-                          + (f": {result.detail}" if result.detail else ""),
-                          style=None if result.status.ok else "red")
+        State.console.list_result(result.manifest.ref, result.status, result.detail,
+                                  result.status.ok)
         failed |= not result.status.ok
     if failed:
         raise typer.Exit(int(ExitCode.FAILED))

@@ -42,6 +42,11 @@ class Console:
         if self.verbose:
             self.say(f"+ {text}", style="cyan")
 
+    def list_result(self, ref: str, status: str, detail: str, ok: bool) -> None:
+        """One manifest list's outcome: `☰ <ref> <status>: <detail>`."""
+        self.say(f"☰ {ref} {status}" + (f": {detail}" if detail else ""),
+                 style=None if ok else "red")
+
     def table(self, table: Table) -> None:
         self.rich.print(table)
 

@@ -80,9 +80,8 @@ class Progress:
         self.console.say(text, style=STYLES.get(result.status))
 
     def list_finished(self, result: ListResult) -> None:
-        style = None if result.status.ok else "red"
-        detail = f": {result.detail}" if result.detail else ""
-        self.console.say(f"☰ {result.manifest.ref} {result.status}{detail}", style=style)
+        self.console.list_result(result.manifest.ref, result.status, result.detail,
+                                 result.status.ok)
 
 
 def _read(path: Path) -> str:
