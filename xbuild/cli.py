@@ -286,8 +286,7 @@ def qemu_command(
     Handlers come from the host's qemu-user-static (Debian's package), never from an image,
     so this works where no registry can be reached.
     """
-    arches = parse_arches(arch) or tuple({a for i in load_matrix(matrix).images
-                                          for a in i.arches})
+    arches = parse_arches(arch) or load_matrix(matrix).all_arches
     if install:
         for line in qemu.install(arches):
             State.console.say(line)
@@ -330,7 +329,7 @@ def bases_command(
     the_matrix = load_matrix(matrix)
     if not the_matrix.bases:
         raise NothingToDo(f"{matrix}: declares no bases (see README.md, matrix.yml)")
-    arches = parse_arches(arch) or tuple({a for i in the_matrix.images for a in i.arches})
+    arches = parse_arches(arch) or the_matrix.all_arches
     docker = Docker(echo=State.console.say if dry_run else State.console.command,
                     dry_run=dry_run)
     run_dir = session.new_run_dir(log_dir)

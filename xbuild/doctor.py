@@ -39,7 +39,7 @@ def diagnose(matrix: Matrix, namespace: str, docker: Docker) -> list[Row]:
     except XbuildError as exc:
         rows.append(("engine", False, str(exc).splitlines()[0]))
         return rows
-    arches = {a for image in matrix.images for a in image.arches}
+    arches = matrix.all_arches
     try:
         for status in qemu.check(arches, docker, cache_dir()):
             detail = "native" if status.native else f"answers {status.answer!r}"

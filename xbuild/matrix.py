@@ -74,6 +74,11 @@ class Matrix:
         return self._by_name[name]
 
     @property
+    def all_arches(self) -> tuple[Arch, ...]:
+        """Every arch some image is built for, in table order."""
+        return tuple(sorted({a for i in self.images for a in i.arches}, key=sort_key))
+
+    @property
     def names(self) -> tuple[str, ...]:
         return tuple(i.name for i in self.images)
 
