@@ -14,7 +14,7 @@ and 5 manifest lists:
           with `--build-context <parent name>=docker-image://<pushed parent tag>`), then
           `imagetools create` per image
 
-    .venv/bin/python bench/engine_bench.py [--work 300000] [--runs 1] [--keep]
+    .venv/bin/python bench/engine_bench.py [--work 300000] [--runs 1] [--keep] [--xbuild-jobs N]
 
 Each contender starts cold: the engine's build cache is pruned (`docker buildx prune -af`) and
 the images of earlier contenders are removed, and every run builds with a fresh nonce build
@@ -390,6 +390,7 @@ class Bench:
     registry: LocalRegistry
     work: int
     timeout: float
+    xbuild_jobs: int | None = None
 
     def namespace(self, contender: str) -> str:
         return f"{self.registry.address}/bench-{contender}"
@@ -415,8 +416,9 @@ class Bench:
     def _command(self, contender: str, folder: Path, namespace: str, nonce: str) -> list[str]:
         if contender == "xbuild":
             matrix = write_matrix(self.root, nonce, self.work)
+            jobs = [] if self.xbuild_jobs is None else ["--jobs", str(self.xbuild_jobs)]
             return [*xbuild_command(), "all", "--push", "-f", str(matrix), "--namespace",
-                    namespace, "--log-dir", str(folder / "logs")]
+                    namespace, "--log-dir", str(folder / "logs"), *jobs]
         make: Callable[[Path, str, str, int], Path] = (bake_script if contender == "bake"
                                                         else loop_script)
         script = make(self.root, namespace, nonce, self.work)
@@ -501,6 +503,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
                         help="runs of each contender; the median is reported (default: 1)")
     parser.add_argument("--keep", action="store_true",
                         help="keep the registry data, scripts and logs (the folder is printed)")
+    parser.add_argument("--xbuild-jobs", type=int, default=None,
+                        help="pass --jobs to xbuild (default: xbuild's own default)")
     parser.add_argument("--timeout", type=float, default=1200,
                         help="seconds before a contender is killed (default: %(default)s)")
     args = parser.parse_args(argv)
@@ -520,7 +524,8 @@ def main(argv: Sequence[str] | None = None) -> int:
           f"buildx {docker('buildx', 'version').stdout.split()[1]}")
     root = Path(tempfile.mkdtemp(prefix="xbuild-engine-bench-"))
     registry = LocalRegistry(port=free_port(), home=root / "registry")
-    bench = Bench(root=root, registry=registry, work=args.work, timeout=args.timeout)
+    bench = Bench(root=root, registry=registry, work=args.work, timeout=args.timeout,
+                  xbuild_jobs=args.xbuild_jobs)
     outcomes: dict[str, list[Outcome]] = {c: [] for c in CONTENDERS}
     try:
         print(registry.start())
