@@ -66,14 +66,15 @@ class Runner:
                 for target in self._ready(busy)[: jobs - len(running)]:
                     self.reporter.started(target)
                     running[pool.submit(self._build, target)] = target
+                # Lists are published while the freed slots already build again.
+                lists += self._publish_finished_images(lists)
                 if not running:
                     continue
                 done, _ = wait(running, return_when=FIRST_COMPLETED)
                 for future in done:
                     self._record(future.result())
                     del running[future]
-                lists += self._publish_finished_images(lists)
-            # Targets skipped on the last pass finish images whose lists are still open.
+            # Targets finished or skipped on the last pass complete the images still open.
             lists += self._publish_finished_images(lists)
         ordered = tuple(self.results[t.key] for t in self.plan.targets)
         return RunReport(targets=ordered, lists=tuple(lists), run_dir=self.options.run_dir,
