@@ -86,16 +86,18 @@ def check(arches: Iterable[Arch], docker: Docker, cache: Path) -> list[ArchStatu
     statuses = []
     for arch in sorted(set(arches), key=sort_key):
         handler = read_handler(arch)
-        problem = "" if arch == native else _handler_problem(arch, handler)
-        answer = ""
+        if arch == native:  # needs no QEMU, and no probe image to prove it
+            statuses.append(ArchStatus(arch=arch, native=True, handler=handler))
+            continue
+        problem, answer = _handler_problem(arch, handler), ""
         if not problem:
             probe = docker.run(ensure_probe(arch, docker, cache), ["/bin/busybox", "arch"],
                                platform=arch.platform)
             answer = probe.output.strip()
             problem = (judge_answer(arch, answer) if probe.exit_code == 0
                        else f"a {arch} container does not run: {probe.output or probe.exit_code}")
-        statuses.append(ArchStatus(arch=arch, native=arch == native, handler=handler,
-                                   answer=answer, problem=problem))
+        statuses.append(ArchStatus(arch=arch, native=False, handler=handler, answer=answer,
+                                   problem=problem))
     return statuses
 
 

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import cast
 
 import pytest
 
 from tests.unit.fakes import arch
+from xbuild import qemu
+from xbuild.docker import Docker
 from xbuild.errors import EnvironmentProblem, ExitCode
 from xbuild.platforms import ARCHES, Arch
 from xbuild.qemu import (
@@ -180,3 +183,14 @@ def test_require_names_every_bad_arch() -> None:
                          ids=["no-problem", "problem"])
 def test_arch_status_ok(problem: str, ok: bool) -> None:
     assert status(ARM64, problem).ok is ok
+
+
+def test_native_arch_needs_no_probe_and_no_engine(tmp_path: Path) -> None:
+    """Native builds must work on hosts that cannot make a probe image (no apt, no QEMU)."""
+    native = qemu.host_arch()
+    assert native is not None
+    engine_that_must_not_be_used = cast(Docker, object())
+    (status,) = qemu.check([native], engine_that_must_not_be_used, tmp_path)
+    assert status.native
+    assert status.ok
+    assert status.answer == ""
