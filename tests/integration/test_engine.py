@@ -213,3 +213,14 @@ def test_all_push_publishes_every_target_and_list_and_exits_0(
     assert (tmp_path / next(tmp_path.iterdir()).name / "summary.json").is_file()
     for image in ("base", "child", "grandchild", "duo"):
         assert _platforms_buildx(f"{namespace}/{image}:latest")
+
+
+def test_verify_judges_a_partial_list_on_the_arches_it_has(
+        registry: LocalRegistry, fixture_matrix: FixtureMatrix, tmp_path: Path) -> None:
+    run = xbuild("build", "flaky", "--push", "--allow-partial", "--verify", "--json",
+                 "-f", fixture_matrix.path, "--namespace", f"{registry.address}/partial",
+                 "--log-dir", tmp_path)
+    assert run.exit_code == 5, run.stderr  # a target failed; the published list is honest
+    report: dict[str, Any] = json.loads(run.stdout)
+    assert [entry["status"] for entry in report["lists"]] == ["published (partial)"]
+    assert report["verified"] is True
