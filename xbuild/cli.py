@@ -440,5 +440,3 @@ def main() -> None:
         State.console.error(str(exc))
         raise SystemExit(int(exc.exit_code)) from None
 
-
-__all__ = ["ExitCode", "app", "main"]

@@ -1,7 +1,8 @@
 """The only module that talks to Docker, always through python-on-whales.
 
-Every call is first rendered by a recording client (python-on-whales pointed at a script that
-writes down its argv), so `-v` echoes and `--dry-run` prints exactly the command that runs.
+Builds, lists, inspections and runs are first rendered by a recording client (python-on-whales
+pointed at a script that writes down its argv), so `-v` echoes and `--dry-run` print exactly
+the command that runs. Only the pull/export steps behind `verify` echo a summary line.
 """
 
 from __future__ import annotations
