@@ -46,15 +46,18 @@ def labels_for(target: Target, provenance: Provenance, version: str) -> Pairs:
 
 
 def build_request(target: Target, *, parent_source: str | None, provenance: Provenance,
-                  version: str, push: bool, base_contexts: Pairs = ()) -> BuildRequest:
-    """`parent_source` is the image the parent's name must resolve to, e.g. `repo@sha256:...`."""
-    contexts = dict(base_contexts)
+                  version: str, push: bool, contexts: Pairs = ()) -> BuildRequest:
+    """`parent_source` is the image the parent's name must resolve to, e.g. `repo@sha256:...`.
+
+    `contexts` are the other named contexts: bootstrapped bases, staged downloads.
+    """
+    named = dict(contexts)
     if target.parent_name and parent_source:
-        contexts[target.parent_name] = f"docker-image://{parent_source}"
+        named[target.parent_name] = f"docker-image://{parent_source}"
     return BuildRequest(
         key=target.key, context=target.context, dockerfile=target.dockerfile,
         platform=target.arch.platform, tag=target.ref, build_args=target.build_args,
-        labels=labels_for(target, provenance, version), contexts=tuple(contexts.items()),
+        labels=labels_for(target, provenance, version), contexts=tuple(named.items()),
         push=push,
     )
 

@@ -13,12 +13,14 @@ from typing import Any
 import yaml
 
 from xbuild import refs
+from xbuild.downloads import ImageDownloads, parse_downloads
 from xbuild.errors import MatrixError
 from xbuild.platforms import ARCH_NAMES, Arch, arch_named, sort_key
 
 TOP_KEYS = ("namespace", "tag", "architectures", "images", "bases")
 BASE_KEYS = ("suite", "mirror", "security")
-IMAGE_KEYS = ("context", "dockerfile", "from", "architectures", "args", "arch_args", "smoke")
+IMAGE_KEYS = ("context", "dockerfile", "from", "architectures", "args", "arch_args", "smoke",
+              "downloads")
 BuildArgs = tuple[tuple[str, str], ...]
 
 
@@ -32,6 +34,7 @@ class ImageSpec:
     args: BuildArgs
     arch_args: tuple[tuple[str, BuildArgs], ...]
     smoke: tuple[tuple[str, str], ...] = ()  # name -> shell command `xbuild verify` runs
+    downloads: ImageDownloads | None = None  # files fetched once per run for its builds
 
     def build_args(self, arch: Arch) -> dict[str, str]:
         merged = dict(self.args)
@@ -302,7 +305,9 @@ def _image(name: str, entry: Mapping[str, Any], root: Path, *, default_arches: t
     return ImageSpec(name=name, context=context, dockerfile=dockerfile,
                      parent=parent.name if parent else None, arches=arches,
                      args=_build_args(entry.get("args"), f"{key}.args", doc),
-                     arch_args=tuple(per_arch), smoke=_smoke(entry.get("smoke"), key, doc))
+                     arch_args=tuple(per_arch), smoke=_smoke(entry.get("smoke"), key, doc),
+                     downloads=parse_downloads(entry.get("downloads"), f"{key}.downloads",
+                                               arches, context, doc.error))
 
 
 def _smoke(value: object, key: str, doc: _Doc) -> tuple[tuple[str, str], ...]:

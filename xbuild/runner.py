@@ -44,6 +44,8 @@ class RunOptions:
     jobs: int = 2
     allow_partial: bool = False
     base_contexts: Mapping[str, Pairs] = field(default_factory=dict)  # per arch name
+    target_contexts: Mapping[str, Pairs] = field(default_factory=dict)  # per target key
+    unbuildable: Mapping[str, str] = field(default_factory=dict)  # image -> why, e.g. download
 
 
 class Runner:
@@ -57,6 +59,7 @@ class Runner:
         start = time.monotonic()
         self.options.run_dir.mkdir(parents=True, exist_ok=True)
         lists: list[ListResult] = []
+        self._fail_unbuildable()
         jobs = 1 if self.engine.dry_run else max(1, self.options.jobs)
         with ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="xbuild") as pool:
             running: dict[Future[TargetResult], Target] = {}
@@ -79,6 +82,11 @@ class Runner:
         ordered = tuple(self.results[t.key] for t in self.plan.targets)
         return RunReport(targets=ordered, lists=tuple(lists), run_dir=self.options.run_dir,
                          seconds=time.monotonic() - start)
+
+    def _fail_unbuildable(self) -> None:
+        for target in self.plan.targets:
+            if reason := self.options.unbuildable.get(target.image):
+                self._record(TargetResult(target=target, status=Status.FAILED, detail=reason))
 
     def _ready(self, busy: set[str]) -> list[Target]:
         ready = [t for t in self.plan.targets
@@ -115,12 +123,16 @@ class Runner:
             return pinned(parent.ref, self.results[parent.key].digest)
         return parent.ref  # the image this run just loaded into the local engine
 
+    def _contexts(self, target: Target) -> Pairs:
+        return (*self.options.base_contexts.get(target.arch.name, ()),
+                *self.options.target_contexts.get(target.key, ()))
+
     def _build(self, target: Target) -> TargetResult:
         log_path = self.options.run_dir / f"{target.key}.log"
         request = build_request(target, parent_source=self._parent_source(target),
                                 provenance=self.options.provenance, version=self.plan.tag,
                                 push=self.options.push,
-                                base_contexts=self.options.base_contexts.get(target.arch.name, ()))
+                                contexts=self._contexts(target))
         start = time.monotonic()
         with log_path.open("w", encoding="utf-8") as log:
             try:

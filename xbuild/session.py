@@ -12,9 +12,12 @@ from xbuild.audit import audit
 from xbuild.buildspec import Pairs
 from xbuild.console import Console
 from xbuild.docker import Docker
+from xbuild.downloads import needs
+from xbuild.fetch import Fetcher
 from xbuild.matrix import Matrix
 from xbuild.plan import Plan
 from xbuild.platforms import sort_key
+from xbuild.prefetch import Prefetched, prefetch
 from xbuild.probe import cache_dir
 from xbuild.progress import Progress
 from xbuild.refs import parse_reference
@@ -37,6 +40,7 @@ class BuildSettings:
     allow_partial: bool = False
     verify: bool = False
     log_dir: Path = Path(".xbuild/runs")
+    mirror: str | None = None  # fetch downloads from here instead of their own hosts
 
 
 def new_run_dir(log_dir: Path) -> Path:
@@ -73,19 +77,40 @@ def _bases_for(matrix: Matrix, plan: Plan, docker: Docker,
     return contexts
 
 
+def fetch_downloads(matrix: Matrix, plan: Plan, settings: BuildSettings, run_dir: Path,
+                    console: Console) -> Prefetched:
+    """Every download the plan's builds need, fetched once for all arches."""
+    wanted = needs(((t.image, t.key, t.arch) for t in plan.targets),
+                   lambda image: matrix.image(image).downloads)
+    if not wanted:
+        return Prefetched()
+    fetcher = Fetcher(cache=cache_dir(), mirror=settings.mirror,
+                      on_retry=lambda line: console.warn(f"retrying {line}"))
+    where = f" from mirror {settings.mirror}" if settings.mirror else ""
+    with console.group(f"downloads: {len(wanted)} file(s){where}"):
+        return prefetch(wanted, fetcher, run_dir / "downloads", console.say,
+                        dry_run=settings.dry_run)
+
+
 def build(matrix: Matrix, plan: Plan, settings: BuildSettings, console: Console) -> RunReport:
     docker = Docker(echo=console.command if not settings.dry_run else console.say,
                     dry_run=settings.dry_run, retry=RetryPolicy())
     if not settings.dry_run:
         preflight(plan, docker, console)
     native = qemu.host_arch()
-    options = RunOptions(run_dir=new_run_dir(settings.log_dir),
+    run_dir = new_run_dir(settings.log_dir)
+    fetched = fetch_downloads(matrix, plan, settings, run_dir, console)
+    options = RunOptions(run_dir=run_dir,
                          provenance=provenance(matrix.path.parent), push=settings.push,
                          jobs=settings.jobs, allow_partial=settings.allow_partial,
                          native=(native,) if native else (),
-                         base_contexts=_bases_for(matrix, plan, docker, console))
-    with Progress(console, len(plan.targets)) as progress:
-        report = run_plan(plan, docker, progress, options)
+                         base_contexts=_bases_for(matrix, plan, docker, console),
+                         target_contexts=fetched.contexts, unbuildable=fetched.failed)
+    try:
+        with Progress(console, len(plan.targets)) as progress:
+            report = run_plan(plan, docker, progress, options)
+    finally:
+        fetched.cleanup()  # the staged copies; the cache keeps the files
     console.table(summary_table(report))
     console.step_summary(summary_markdown(report))
     if settings.verify and settings.push and not settings.dry_run:

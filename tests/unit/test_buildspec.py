@@ -57,7 +57,7 @@ def test_labels_for_drops_empty_values(provenance: Provenance, version: str,
 def request(t: Target, parent_source: str | None, *, push: bool = True,
             base_contexts: tuple[tuple[str, str], ...] = ()) -> BuildRequest:
     return build_request(t, parent_source=parent_source, provenance=Provenance(created=CREATED),
-                         version="v1", push=push, base_contexts=base_contexts)
+                         version="v1", push=push, contexts=base_contexts)
 
 
 @pytest.mark.parametrize(("t", "source", "expected"), [

@@ -90,7 +90,7 @@ def test_unknown_key_message_in_full(write_matrix: WriteMatrix,
         load_matrix(path)
     assert str(caught.value) == (
         f"{path}: images.orthanc.architecures: unknown key (did you mean 'architectures'?); "
-        "known keys: context, dockerfile, from, architectures, args, arch_args, smoke")
+        "known keys: context, dockerfile, from, architectures, args, arch_args, smoke, downloads")
 
 
 def test_unknown_arch_lists_every_known_arch(write_matrix: WriteMatrix,

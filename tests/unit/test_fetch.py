@@ -1,0 +1,254 @@
+"""Downloads against a real HTTP server on 127.0.0.1: checksums, mirror, cache, failures."""
+
+from __future__ import annotations
+
+import hashlib
+import http.server
+import threading
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+from tests.support.engine import free_port
+from xbuild.downloads import LOCK_NAME, Need, Source, mirror_path, read_lock
+from xbuild.fetch import Fetcher, FetchError, stage
+from xbuild.prefetch import prefetch, write_mirror
+from xbuild.retry import RetryPolicy
+
+ZIP = b"PK\x03\x04 not really a zip, but bytes with a known checksum\n" * 100
+ZIP_SHA = hashlib.sha256(ZIP).hexdigest()
+FAST = RetryPolicy(attempts=3, first_wait=0.001, max_wait=0.002)
+
+
+@dataclass
+class Site:
+    """What the loopback server answers: path -> (status, body, content type)."""
+
+    port: int
+    pages: dict[str, tuple[int, bytes, str]] = field(default_factory=dict)
+    hits: Counter[str] = field(default_factory=Counter)
+    failures_left: dict[str, int] = field(default_factory=dict)  # path -> 503s before success
+
+    def url(self, path: str) -> str:
+        return f"http://127.0.0.1:{self.port}{path}"
+
+    def serve(self, path: str, body: bytes, kind: str = "application/zip") -> str:
+        self.pages[path] = (200, body, kind)
+        return self.url(path)
+
+
+@pytest.fixture
+def site() -> Iterator[Site]:
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+    state = Site(port=server.server_address[1])
+    server.site = state  # type: ignore[attr-defined]
+    thread = threading.Thread(target=server.serve_forever, args=(0.01,), daemon=True)
+    thread.start()
+    yield state
+    server.shutdown()
+    server.server_close()
+
+
+class _Handler(http.server.BaseHTTPRequestHandler):
+    def do_GET(self) -> None:
+        site: Site = self.server.site  # type: ignore[attr-defined]
+        site.hits[self.path] += 1
+        if site.failures_left.get(self.path, 0) > 0:
+            site.failures_left[self.path] -= 1
+            self.send_error(503, "busy")
+            return
+        status, body, kind = site.pages.get(self.path, (404, b"no such file", "text/plain"))
+        self.send_response(status)
+        self.send_header("Content-Type", kind)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+def fetcher(tmp_path: Path, mirror: str | None = None) -> Fetcher:
+    return Fetcher(cache=tmp_path / "cache", mirror=mirror, retry=FAST, timeout=5)
+
+
+def test_fetches_into_the_cache_under_its_checksum(site: Site, tmp_path: Path) -> None:
+    url = site.serve("/dl/dcm4chee.zip", ZIP)
+    fetched = fetcher(tmp_path).fetch(Source(url=url, sha256=ZIP_SHA, pinned_in="matrix.yml"))
+    assert fetched.path == tmp_path / "cache" / "downloads" / "sha256" / ZIP_SHA
+    assert fetched.path.read_bytes() == ZIP
+    assert (fetched.cached, fetched.first_seen) == (False, False)
+
+
+def test_a_checksum_mismatch_fails_names_the_url_and_keeps_nothing(site: Site,
+                                                                    tmp_path: Path) -> None:
+    url = site.serve("/dl/dcm4chee.zip", ZIP + b"tampered")
+    with pytest.raises(FetchError) as caught:
+        fetcher(tmp_path).fetch(Source(url=url, sha256=ZIP_SHA, pinned_in="matrix.yml"))
+    message = str(caught.value)
+    assert message.startswith(f"{url}: checksum mismatch")
+    assert ZIP_SHA in message and "matrix.yml" in message and "\n" not in message
+    store = tmp_path / "cache" / "downloads" / "sha256"
+    assert list(store.iterdir()) == []  # neither the bad file nor a partial one
+
+
+def test_an_unreachable_host_fails_with_one_line_naming_the_url(tmp_path: Path) -> None:
+    url = f"http://127.0.0.1:{free_port()}/dl/dcm4chee.zip"  # nothing listens there
+    retried: list[str] = []
+    fetch = Fetcher(cache=tmp_path, retry=FAST, timeout=5, on_retry=retried.append)
+    with pytest.raises(FetchError) as caught:
+        fetch.fetch(Source(url=url, sha256=None))
+    assert str(caught.value).startswith(f"{url}: unreachable")
+    assert len(retried) == FAST.attempts - 1  # a refused connection may be a restart: retried
+
+
+def test_a_missing_file_is_not_retried(site: Site, tmp_path: Path) -> None:
+    with pytest.raises(FetchError, match="HTTP 404"):
+        fetcher(tmp_path).fetch(Source(url=site.url("/gone.zip"), sha256=None))
+    assert site.hits["/gone.zip"] == 1
+
+
+def test_a_busy_server_is_retried_until_it_answers(site: Site, tmp_path: Path) -> None:
+    url = site.serve("/dl/busy.zip", ZIP)
+    site.failures_left["/dl/busy.zip"] = 2
+    fetched = fetcher(tmp_path).fetch(Source(url=url, sha256=ZIP_SHA))
+    assert fetched.sha256 == ZIP_SHA
+    assert site.hits["/dl/busy.zip"] == 3
+
+
+def test_an_html_landing_page_is_refused_rather_than_locked(site: Site, tmp_path: Path) -> None:
+    url = site.serve("/project/files/a.zip/download", b"<html>your download will start",
+                     kind="text/html; charset=utf-8")
+    with pytest.raises(FetchError, match="HTML page"):
+        fetcher(tmp_path).fetch(Source(url=url, sha256=None))
+
+
+def test_the_mirror_is_asked_instead_of_the_original_host(site: Site, tmp_path: Path) -> None:
+    original = "https://sourceforge.net/projects/dcm4che/files/dcm4chee-2.18.3-mysql.zip/download"
+    site.serve("/mirror/" + str(mirror_path(original)), ZIP)
+    fetched = fetcher(tmp_path, mirror=site.url("/mirror/")).fetch(
+        Source(url=original, sha256=ZIP_SHA))
+    assert fetched.url == site.url("/mirror/sourceforge.net/projects/dcm4che/files/"
+                                   "dcm4chee-2.18.3-mysql.zip/download")
+    assert fetched.path.read_bytes() == ZIP
+
+
+def test_a_mirror_lacking_the_file_names_the_mirror_url(site: Site, tmp_path: Path) -> None:
+    with pytest.raises(FetchError) as caught:
+        fetcher(tmp_path, mirror=site.url("/mirror")).fetch(
+            Source(url="https://example.org/a.zip", sha256=None))
+    assert str(caught.value).startswith(site.url("/mirror/example.org/a.zip") + ": HTTP 404")
+
+
+def test_a_cached_file_costs_no_request(site: Site, tmp_path: Path) -> None:
+    url = site.serve("/dl/dcm4chee.zip", ZIP)
+    source = Source(url=url, sha256=ZIP_SHA)
+    fetcher(tmp_path).fetch(source)
+    again = fetcher(tmp_path).fetch(source)
+    assert again.cached
+    assert site.hits["/dl/dcm4chee.zip"] == 1
+
+
+def test_a_damaged_cache_entry_is_fetched_again(site: Site, tmp_path: Path) -> None:
+    url = site.serve("/dl/dcm4chee.zip", ZIP)
+    source = Source(url=url, sha256=ZIP_SHA)
+    first = fetcher(tmp_path).fetch(source)
+    first.path.write_bytes(b"bit rot")
+    again = fetcher(tmp_path).fetch(source)
+    assert not again.cached and again.path.read_bytes() == ZIP
+    assert site.hits["/dl/dcm4chee.zip"] == 2
+
+
+def test_a_file_url_mirror_serves_a_shared_folder(tmp_path: Path) -> None:
+    original = "https://example.org/dist/diana.tar.gz"
+    tree = tmp_path / "share"
+    (tree / mirror_path(original)).parent.mkdir(parents=True)
+    (tree / mirror_path(original)).write_bytes(ZIP)
+    fetched = fetcher(tmp_path, mirror=tree.as_uri()).fetch(Source(url=original, sha256=None))
+    assert fetched.sha256 == ZIP_SHA and fetched.first_seen
+
+
+def test_staging_names_each_file_as_the_dockerfile_copies_it(tmp_path: Path) -> None:
+    cached = tmp_path / "blob"
+    cached.write_bytes(ZIP)
+    folder = stage([("dcm4chee.zip", cached), ("jboss.zip", cached)], tmp_path / "ctx")
+    assert sorted(p.name for p in folder.iterdir()) == ["dcm4chee.zip", "jboss.zip"]
+    assert (folder / "jboss.zip").read_bytes() == ZIP
+
+
+# --- the run's download phase ------------------------------------------------------------
+
+def need(url: str, recipe: Path, *users: tuple[str, str, str],
+         sha256: str | None = None) -> Need:
+    return Need(source=Source(url=url, sha256=sha256), lock_paths=(recipe / LOCK_NAME,),
+                users=users)
+
+
+def test_each_url_is_fetched_once_for_every_arch_that_uses_it(site: Site,
+                                                              tmp_path: Path) -> None:
+    url = site.serve("/dl/dcm4chee.zip", ZIP)
+    wanted = [need(url, tmp_path, ("dcm4chee", "dcm4chee-amd64", "dcm4chee.zip"),
+                   ("dcm4chee", "dcm4chee-arm64v8", "dcm4chee.zip"), sha256=ZIP_SHA)]
+    said: list[str] = []
+    done = prefetch(wanted, fetcher(tmp_path), tmp_path / "stage", said.append)
+    assert site.hits["/dl/dcm4chee.zip"] == 1
+    assert set(done.contexts) == {"dcm4chee-amd64", "dcm4chee-arm64v8"}
+    for key, pairs in done.contexts.items():
+        assert pairs == (("downloads", str(tmp_path / "stage" / key)),)
+        assert (tmp_path / "stage" / key / "dcm4chee.zip").read_bytes() == ZIP
+    assert not done.failed
+    done.cleanup()
+    assert not (tmp_path / "stage").exists()
+
+
+def test_a_first_seen_checksum_is_recorded_then_required(site: Site, tmp_path: Path) -> None:
+    url = site.serve("/dl/diana.tar.gz", ZIP)
+    recipe = tmp_path / "images" / "diana"
+    recipe.mkdir(parents=True)
+    wanted = [need(url, recipe, ("diana", "diana-amd64", "diana.tar.gz"))]
+    done = prefetch(wanted, fetcher(tmp_path), tmp_path / "stage", lambda _: None)
+    assert done.recorded == (recipe / LOCK_NAME,)
+    assert read_lock(recipe / LOCK_NAME) == {url: ZIP_SHA}
+    # The upstream file changes behind the same URL: the lock now refuses it.
+    site.serve("/dl/diana.tar.gz", ZIP + b"changed")
+    locked = Source(url=url, sha256=None).with_lock(read_lock(recipe / LOCK_NAME),
+                                                     recipe / LOCK_NAME)
+    with pytest.raises(FetchError, match=f"{LOCK_NAME} requires {ZIP_SHA}"):
+        Fetcher(cache=tmp_path / "other-cache", retry=FAST).fetch(locked)
+
+
+def test_a_failed_download_fails_only_the_images_that_need_it(site: Site,
+                                                              tmp_path: Path) -> None:
+    good = site.serve("/dl/diana.tar.gz", ZIP)
+    wanted = [need(site.url("/dl/missing.zip"), tmp_path,
+                   ("dcm4chee", "dcm4chee-amd64", "dcm4chee.zip")),
+              need(good, tmp_path, ("diana", "diana-amd64", "diana.tar.gz"), sha256=ZIP_SHA)]
+    done = prefetch(wanted, fetcher(tmp_path), tmp_path / "stage", lambda _: None)
+    assert set(done.failed) == {"dcm4chee"}
+    assert done.failed["dcm4chee"] == (f"download failed: {site.url('/dl/missing.zip')}: "
+                                       "HTTP 404 Not Found")
+    assert set(done.contexts) == {"diana-amd64"}
+
+
+def test_a_dry_run_fetches_nothing_but_says_what_it_would(site: Site, tmp_path: Path) -> None:
+    url = site.serve("/dl/dcm4chee.zip", ZIP)
+    said: list[str] = []
+    done = prefetch([need(url, tmp_path, ("dcm4chee", "dcm4chee-amd64", "dcm4chee.zip"))],
+                    fetcher(tmp_path), tmp_path / "stage", said.append, dry_run=True)
+    assert site.hits["/dl/dcm4chee.zip"] == 0 and said == [f"would fetch {url} for dcm4chee"]
+    assert set(done.contexts) == {"dcm4chee-amd64"}
+
+
+def test_write_mirror_lays_files_out_as_the_mirror_reads_them(site: Site,
+                                                              tmp_path: Path) -> None:
+    original = "https://sourceforge.net/projects/jboss/files/jboss-4.2.3.GA-jdk6.zip/download"
+    cached = tmp_path / "blob"
+    cached.write_bytes(ZIP)
+    write_mirror({original: cached}, tmp_path / "tree")
+    site.serve("/m/" + str(mirror_path(original)), (tmp_path / "tree" /
+                                                    mirror_path(original)).read_bytes())
+    fetched = fetcher(tmp_path, mirror=site.url("/m")).fetch(Source(url=original, sha256=None))
+    assert fetched.sha256 == ZIP_SHA
