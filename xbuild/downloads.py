@@ -214,7 +214,9 @@ def needs(targets: Iterable[tuple[str, str, Arch]],
     users: dict[str, list[tuple[str, str, str]]] = {}
     for image, key, arch in targets:
         downloads = downloads_of(image)
-        for name, source in downloads.for_arch(arch) if downloads else ():
+        if downloads is None:
+            continue
+        for name, source in downloads.for_arch(arch):
             sources[source.url] = _stricter(sources.get(source.url), source)
             if downloads.lock_path not in locks.setdefault(source.url, []):
                 locks[source.url].append(downloads.lock_path)

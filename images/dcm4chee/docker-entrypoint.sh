@@ -33,12 +33,8 @@ done
 
 # XML-escape a value, then escape it for the right-hand side of a sed s|||.
 xml_value() {
-    local value=${1//&/&amp;}
-    value=${value//</&lt;}
-    value=${value//>/&gt;}
-    value=${value//\\/\\\\}
-    value=${value//|/\\|}
-    printf '%s' "${value//&/\\&}"
+    printf '%s' "$1" | sed -e 's/&/\&amp;/g' -e 's/</\&lt;/g' -e 's/>/\&gt;/g' \
+        -e 's/[\\|&]/\\&/g'
 }
 
 render_datasource() {

@@ -427,7 +427,7 @@ def test_an_arch_given_null_needs_no_file(write_matrix: WriteMatrix) -> None:
 
 def test_a_missing_arch_names_the_null_way_out(write_matrix: WriteMatrix) -> None:
     path = write(write_matrix, {"libclib_jiio.so": {"url": {"amd64": JRE_AMD64}}})
-    with pytest.raises(MatrixError, match="no URL for arm64v8 .*`arm64v8: null`"):
+    with pytest.raises(MatrixError, match=r"no URL for arm64v8 .*`arm64v8: null`"):
         load_matrix(path)
 
 

@@ -1,0 +1,147 @@
+"""Test artifacts: small stand-ins for the downloads this machine cannot reach.
+
+They are shaped like the real files (same archive layout, same entry points), so a recipe's
+mechanics are proven against them: fetched through a mirror, unpacked, installed, configured
+and started by its entrypoint. They prove nothing about the real upstream software, and the
+README says which images were built only from them.
+"""
+
+from __future__ import annotations
+
+import functools
+import http.server
+import io
+import tarfile
+import threading
+import zipfile
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from xbuild.downloads import mirror_path
+from xbuild.matrix import Matrix
+
+STAMP = "xbuild test artifact"
+
+_DATASOURCE = """<?xml version="1.0" encoding="UTF-8"?>
+<datasources>
+  <local-tx-datasource>
+    <jndi-name>pacsDS</jndi-name>
+    <connection-url>jdbc:mysql://localhost:3306/pacsdb</connection-url>
+    <driver-class>com.mysql.jdbc.Driver</driver-class>
+    <user-name>pacs</user-name>
+    <password>pacs</password>
+  </local-tx-datasource>
+</datasources>
+"""
+
+# dcm4chee's script merges JBoss into its own tree; this one does the same, minimally.
+_INSTALL_JBOSS = f"""#!/bin/sh
+# {STAMP}: stands in for dcm4chee's bin/install_jboss.sh
+set -eu
+home=$(cd "$(dirname "$0")/.." && pwd)
+cp "$1/bin/run.sh" "$home/bin/run.sh"
+chmod 0755 "$home/bin/run.sh"
+"""
+
+_RUN_SH = f"""#!/bin/sh
+# {STAMP}: stands in for JBoss 4.2.3's bin/run.sh
+exec "$JAVA_HOME/bin/java" $JAVA_OPTS -classpath run.jar org.jboss.Main "$@"
+"""
+
+# Not `exec sleep`: the process must keep the java command line, as the real JVM's has.
+_JAVA = f"""#!/bin/sh
+# {STAMP}: stands in for Temurin 8's java
+if [ "${{1:-}}" = -version ]; then
+    echo 'openjdk version "1.8.0_492" ({STAMP})' >&2
+    exit 0
+fi
+echo "{STAMP}: java $*"
+while :; do sleep 1; done
+"""
+
+
+def _zip(files: dict[str, tuple[str | bytes, int]]) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        for name, (content, mode) in files.items():
+            info = zipfile.ZipInfo(name, date_time=(2020, 1, 1, 0, 0, 0))
+            info.external_attr = mode << 16
+            archive.writestr(info, content)
+    return buffer.getvalue()
+
+
+def _tar_gz(files: dict[str, tuple[str | bytes, int]]) -> bytes:
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w:gz") as archive:
+        for name, (content, mode) in files.items():
+            data = content.encode() if isinstance(content, str) else content
+            info = tarfile.TarInfo(name)
+            info.size, info.mode, info.mtime = len(data), mode, 1577836800
+            archive.addfile(info, io.BytesIO(data))
+    return buffer.getvalue()
+
+
+def dcm4chee_zip() -> bytes:
+    top = "dcm4chee-2.18.3-mysql"
+    return _zip({
+        f"{top}/bin/install_jboss.sh": (_INSTALL_JBOSS, 0o755),
+        f"{top}/bin/native/libclib_jiio.so": (f"{STAMP}: the i586 build dcm4chee ships", 0o644),
+        f"{top}/server/default/deploy/pacs-mysql-ds.xml": (_DATASOURCE, 0o644),
+        f"{top}/server/default/conf/jboss-service.xml": (f"<!-- {STAMP} -->", 0o644),
+        f"{top}/server/default/archive/README": (STAMP, 0o644),
+    })
+
+
+def jboss_zip() -> bytes:
+    return _zip({"jboss-4.2.3.GA/bin/run.sh": (_RUN_SH, 0o755)})
+
+
+def jre_tar_gz() -> bytes:
+    return _tar_gz({"jdk8u492-b09-jre/bin/java": (_JAVA, 0o755)})
+
+
+def native_codecs() -> bytes:
+    return f"{STAMP}: stands in for libclib_jiio.so (x86-64)\n".encode()
+
+
+# Download file name (as matrix.yml names it) -> its stand-in.
+ARTIFACTS: dict[str, Callable[[], bytes]] = {
+    "dcm4chee.zip": dcm4chee_zip,
+    "jboss.zip": jboss_zip,
+    "jre.tar.gz": jre_tar_gz,
+    "libclib_jiio.so": native_codecs,
+}
+
+
+def write_mirror_tree(matrix: Matrix, images: tuple[str, ...], root: Path) -> list[str]:
+    """Lay out a stand-in for every URL the images download, as XBUILD_MIRROR expects."""
+    urls = []
+    for image in images:
+        downloads = matrix.image(image).downloads
+        for download in downloads.files if downloads else ():
+            for _, source in download.sources:
+                target = root / mirror_path(source.url)
+                target.parent.mkdir(parents=True, exist_ok=True)
+                target.write_bytes(ARTIFACTS[download.name]())
+                urls.append(source.url)
+    return urls
+
+
+class _QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@contextmanager
+def serve(root: Path) -> Iterator[str]:
+    """Serve a folder on 127.0.0.1; yields its base URL."""
+    handler = functools.partial(_QuietHandler, directory=str(root))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
