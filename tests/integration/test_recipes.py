@@ -30,7 +30,7 @@ pytestmark = pytest.mark.integration
 
 ROOT = Path(__file__).parents[2]
 ARCH = "amd64"
-RECIPES = ("dcm4chee",)
+RECIPES = ("dcm4chee", "diana")
 
 
 @dataclass(frozen=True)
@@ -139,3 +139,19 @@ def test_dcm4chee_cron_jobs_write_to_the_container_log(recipes: Recipes, tmp_pat
         assert "cron: 1 job(s) from /crontab_file" in docker("logs", container).stderr
     finally:
         docker("rm", "-f", container)
+
+
+def test_diana_installs_from_its_downloads_on_debians_python(recipes: Recipes,
+                                                             tmp_path: Path) -> None:
+    report = build_and_verify(recipes, "diana", tmp_path)
+    assert report["verified"] is True
+    ref = f"{recipes.namespace}/diana:latest"
+    run = docker("run", "--rm", "--network", "none", ref, "python3", "-c",
+                 "import diana, pydicom, numpy; print(diana.__doc__, pydicom.__file__, "
+                 "numpy.__file__)")
+    assert run.returncode == 0, run.stderr
+    assert STAMP in run.stdout
+    assert "/usr/lib/python3/dist-packages/pydicom" in run.stdout  # Debian's, not PyPI's
+    assert "/usr/lib/python3/dist-packages/numpy" in run.stdout
+    user = docker("run", "--rm", "--network", "none", ref, "id", "-u")
+    assert user.stdout.strip() == "999"

@@ -101,6 +101,36 @@ def jre_tar_gz() -> bytes:
     return _tar_gz({"jdk8u492-b09-jre/bin/java": (_JAVA, 0o755)})
 
 
+def _setup_py(name: str, packages: list[str], requires: list[str],
+              scripts: str = "") -> str:
+    return (f"# {STAMP}\nfrom setuptools import setup\n"
+            f"setup(name={name!r}, version='0.0.0+test', packages={packages!r},\n"
+            f"      install_requires={requires!r},\n"
+            f"      entry_points={{'console_scripts': [{scripts!r}]}} if {scripts!r} else {{}})\n")
+
+
+def diana_tar_gz() -> bytes:
+    top = "diana2-master/package"
+    requires = ["attrs", "requests", "pydicom", "pyyaml", "redis", "docker", "beautifulsoup4",
+                "pillow", "python-dateutil", "click", "numpy"]
+    return _tar_gz({
+        f"{top}/setup.py": (_setup_py("python-diana", ["diana", "diana.cli"], requires,
+                                      "diana-cli=diana.cli.cli:main"), 0o644),
+        f"{top}/diana/__init__.py": (f'"""{STAMP}"""\n__version__ = "0.0.0+test"\n', 0o644),
+        f"{top}/diana/cli/__init__.py": ("", 0o644),
+        f"{top}/diana/cli/cli.py": (f'"""{STAMP}"""\nimport click\n\n\n@click.group()\n'
+                                    "def main() -> None:\n    pass\n", 0o644),
+    })
+
+
+def pycrud_tar_gz() -> bytes:
+    top = "pycrud-master/package"
+    return _tar_gz({
+        f"{top}/setup.py": (_setup_py("python-crud", ["crud"], ["attrs"]), 0o644),
+        f"{top}/crud/__init__.py": (f'"""{STAMP}"""\n', 0o644),
+    })
+
+
 def native_codecs() -> bytes:
     return f"{STAMP}: stands in for libclib_jiio.so (x86-64)\n".encode()
 
@@ -111,6 +141,8 @@ ARTIFACTS: dict[str, Callable[[], bytes]] = {
     "jboss.zip": jboss_zip,
     "jre.tar.gz": jre_tar_gz,
     "libclib_jiio.so": native_codecs,
+    "diana.tar.gz": diana_tar_gz,
+    "pycrud.tar.gz": pycrud_tar_gz,
 }
 
 
