@@ -30,7 +30,7 @@ pytestmark = pytest.mark.integration
 
 ROOT = Path(__file__).parents[2]
 ARCH = "amd64"
-RECIPES = ("dcm4chee", "diana")
+RECIPES = ("dcm4chee", "diana", "imagetrove")
 
 
 @dataclass(frozen=True)
@@ -155,3 +155,36 @@ def test_diana_installs_from_its_downloads_on_debians_python(recipes: Recipes,
     assert "/usr/lib/python3/dist-packages/numpy" in run.stdout
     user = docker("run", "--rm", "--network", "none", ref, "id", "-u")
     assert user.stdout.strip() == "999"
+
+
+def test_imagetrove_runs_postgres_orthanc_and_mytardis_under_supervisord(
+        recipes: Recipes, tmp_path: Path) -> None:
+    report = build_and_verify(recipes, "imagetrove", tmp_path)
+    assert report["verified"] is True  # its smoke: all three serve, no database given
+
+
+def test_imagetrove_keeps_generated_secrets_with_its_data(recipes: Recipes,
+                                                          tmp_path: Path) -> None:
+    ref = f"{recipes.namespace}/imagetrove:latest"
+    data = tmp_path / "data"
+    script = ("docker-entrypoint.sh >/tmp/log 2>&1 & "
+              "for i in $(seq 240); do curl -fsS http://127.0.0.1:8000/api/v1/ && exit 0; "
+              "sleep 1; done; cat /tmp/log; exit 1")
+    runs = [docker("run", "--rm", "--network", "none", "-v", f"{data}:/data",
+                   "-e", "MYTARDIS_ADMIN_USER=admin", "-e", "MYTARDIS_ADMIN_PASSWORD=pw",
+                   "--entrypoint", "bash", ref, "-c", script) for _ in range(2)]
+    for run in runs:
+        assert run.returncode == 0, run.stdout + run.stderr
+        assert '"users": 1' in run.stdout  # the admin, created once, found again
+    key = (data / "imagetrove" / "MYTARDIS_SECRET_KEY").read_text()
+    assert len(key) >= 40
+    assert (data / "postgresql" / "PG_VERSION").read_text().strip() == "15"
+
+
+def test_imagetrove_refuses_a_malformed_variable_in_one_line(recipes: Recipes) -> None:
+    ref = f"{recipes.namespace}/imagetrove:latest"
+    run = docker("run", "--rm", "--network", "none", "-e", "ORTHANC_AET=WAY-TOO-LONG-FOR-DICOM",
+                 ref)
+    assert run.returncode == 2
+    assert run.stderr.strip() == ("imagetrove: ORTHANC_AET=WAY-TOO-LONG-FOR-DICOM: must be 1 "
+                                  "to 16 letters, digits, _ or -")

@@ -131,6 +131,88 @@ def pycrud_tar_gz() -> bytes:
     })
 
 
+_MANAGE_PY = f'''"""{STAMP}: stands in for MyTARDIS's manage.py"""
+import os
+import sys
+
+if __name__ == "__main__":
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "tardis.settings")
+    from django.core.management import execute_from_command_line
+    execute_from_command_line(sys.argv)
+'''
+
+_WSGI_PY = f'''"""{STAMP}: stands in for MyTARDIS's wsgi.py"""
+import os
+
+from django.core.wsgi import get_wsgi_application
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "tardis.settings")
+application = get_wsgi_application()
+'''
+
+# Just enough of MyTARDIS's default_settings for a Django project with a database cache.
+_DEFAULT_SETTINGS = f'''"""{STAMP}: stands in for MyTARDIS's tardis.default_settings"""
+INSTALLED_APPS = ["django.contrib.auth", "django.contrib.contenttypes",
+                  "django.contrib.sessions", "django.contrib.staticfiles"]
+ROOT_URLCONF = "tardis.urls"
+STATIC_URL = "/static/"
+DEFAULT_AUTO_FIELD = "django.db.models.AutoField"
+CACHES = {{"default": {{"BACKEND": "django.core.cache.backends.db.DatabaseCache",
+                      "LOCATION": "default_cache"}}}}
+DATABASES = {{"default": {{"ENGINE": "django.db.backends.sqlite3", "NAME": "db.sqlite3"}}}}
+'''
+
+_URLS_PY = f'''"""{STAMP}: stands in for MyTARDIS's API root"""
+from django.contrib.auth.models import User
+from django.http import JsonResponse
+from django.urls import path
+
+
+def api_root(request):
+    return JsonResponse({{"stamp": "{STAMP}", "users": User.objects.count()}})
+
+
+urlpatterns = [path("api/v1/", api_root)]
+'''
+
+
+def mytardis_tar_gz() -> bytes:
+    top = "mytardis-4.6.0"
+    return _tar_gz({
+        f"{top}/manage.py": (_MANAGE_PY, 0o644),
+        f"{top}/wsgi.py": (_WSGI_PY, 0o644),
+        f"{top}/tardis/__init__.py": ("", 0o644),
+        f"{top}/tardis/default_settings/__init__.py": (_DEFAULT_SETTINGS, 0o644),
+        f"{top}/tardis/urls.py": (_URLS_PY, 0o644),
+    })
+
+
+def python_sdist(file_name: str) -> bytes:
+    """An installable source tree named after the file, e.g. pyoai-2.5.0.tar.gz."""
+    stem = file_name.removesuffix(".tar.gz")
+    module = "xbuild_stand_in_" + stem.replace("-", "_").replace(".", "_").lower()
+    return _tar_gz({
+        f"{stem}/setup.py": (_setup_py(stem, [module], []), 0o644),
+        f"{stem}/{module}/__init__.py": (f'"""{STAMP}"""\n', 0o644),
+    })
+
+
+def python_wheel(file_name: str) -> bytes:
+    """A minimal valid wheel for a name such as graphene_django-2.15.0-py2.py3-none-any.whl."""
+    dist, version = file_name.split("-")[:2]
+    info = f"{dist}-{version}.dist-info"
+    module = f"xbuild_stand_in_{dist.lower()}"
+    return _zip({
+        f"{module}/__init__.py": (f'"""{STAMP}"""\n', 0o644),
+        f"{info}/METADATA": (f"Metadata-Version: 2.1\nName: {dist}\nVersion: {version}\n",
+                             0o644),
+        f"{info}/WHEEL": ("Wheel-Version: 1.0\nGenerator: xbuild-tests\n"
+                          "Root-Is-Purelib: true\nTag: py3-none-any\n", 0o644),
+        f"{info}/RECORD": (f"{module}/__init__.py,,\n{info}/METADATA,,\n{info}/WHEEL,,\n"
+                           f"{info}/RECORD,,\n", 0o644),
+    })
+
+
 def native_codecs() -> bytes:
     return f"{STAMP}: stands in for libclib_jiio.so (x86-64)\n".encode()
 
@@ -143,7 +225,18 @@ ARTIFACTS: dict[str, Callable[[], bytes]] = {
     "libclib_jiio.so": native_codecs,
     "diana.tar.gz": diana_tar_gz,
     "pycrud.tar.gz": pycrud_tar_gz,
+    "mytardis.tar.gz": mytardis_tar_gz,
 }
+
+
+def artifact_for(file_name: str) -> bytes:
+    if file_name in ARTIFACTS:
+        return ARTIFACTS[file_name]()
+    if file_name.endswith(".whl"):
+        return python_wheel(file_name)
+    if file_name.endswith(".tar.gz"):
+        return python_sdist(file_name)
+    raise KeyError(f"no test artifact stands in for {file_name}")
 
 
 def write_mirror_tree(matrix: Matrix, images: tuple[str, ...], root: Path) -> list[str]:
@@ -155,7 +248,7 @@ def write_mirror_tree(matrix: Matrix, images: tuple[str, ...], root: Path) -> li
             for _, source in download.sources:
                 target = root / mirror_path(source.url)
                 target.parent.mkdir(parents=True, exist_ok=True)
-                target.write_bytes(ARTIFACTS[download.name]())
+                target.write_bytes(artifact_for(download.name))
                 urls.append(source.url)
     return urls
 
