@@ -38,7 +38,7 @@ class Recipes:
     matrix: Path
     namespace: str
     mirror: str
-    urls: tuple[str, ...]  # every URL the mirror serves a stand-in for
+    urls: dict[str, tuple[str, ...]]  # image -> the URLs the mirror serves stand-ins for
 
 
 def narrowed(doc: dict[str, Any], arch: str) -> dict[str, Any]:
@@ -72,7 +72,7 @@ def recipes(registry: LocalRegistry, tmp_path_factory: pytest.TempPathFactory
     urls = write_mirror_tree(load_matrix(root / "matrix.yml"), RECIPES, root / "mirror")
     with serve(root / "mirror") as mirror:
         yield Recipes(matrix=root / "matrix.yml", namespace=namespace, mirror=mirror,
-                      urls=tuple(urls))
+                      urls=urls)
 
 
 def build_and_verify(recipes: Recipes, image: str, tmp_path: Path) -> dict[str, object]:
@@ -88,7 +88,7 @@ def test_dcm4chee_installs_from_its_downloads_and_its_entrypoint_starts_jboss(
     report = build_and_verify(recipes, "dcm4chee", tmp_path)
     assert report["verified"] is True
     lock = read_lock(recipes.matrix.parent / "images" / "dcm4chee" / LOCK_NAME)
-    assert set(lock) == set(recipes.urls)  # every unpinned URL got its first-seen checksum
+    assert set(lock) == set(recipes.urls["dcm4chee"])  # each unpinned URL's first checksum
 
     ref = f"{recipes.namespace}/dcm4chee:latest"
     java = docker("run", "--rm", "--network", "none", ref, "java", "-version")

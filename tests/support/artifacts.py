@@ -239,9 +239,13 @@ def artifact_for(file_name: str) -> bytes:
     raise KeyError(f"no test artifact stands in for {file_name}")
 
 
-def write_mirror_tree(matrix: Matrix, images: tuple[str, ...], root: Path) -> list[str]:
-    """Lay out a stand-in for every URL the images download, as XBUILD_MIRROR expects."""
-    urls = []
+def write_mirror_tree(matrix: Matrix, images: tuple[str, ...],
+                      root: Path) -> dict[str, tuple[str, ...]]:
+    """Lay out a stand-in for every URL the images download, as XBUILD_MIRROR expects.
+
+    Returns each image's URLs.
+    """
+    urls: dict[str, tuple[str, ...]] = {}
     for image in images:
         downloads = matrix.image(image).downloads
         for download in downloads.files if downloads else ():
@@ -249,7 +253,7 @@ def write_mirror_tree(matrix: Matrix, images: tuple[str, ...], root: Path) -> li
                 target = root / mirror_path(source.url)
                 target.parent.mkdir(parents=True, exist_ok=True)
                 target.write_bytes(artifact_for(download.name))
-                urls.append(source.url)
+                urls[image] = (*urls.get(image, ()), source.url)
     return urls
 
 
