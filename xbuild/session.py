@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -12,7 +13,7 @@ from xbuild.audit import audit
 from xbuild.buildspec import Pairs
 from xbuild.console import Console
 from xbuild.docker import Docker
-from xbuild.downloads import needs
+from xbuild.downloads import Need, needs
 from xbuild.fetch import Fetcher
 from xbuild.matrix import Matrix
 from xbuild.plan import Plan
@@ -77,29 +78,33 @@ def _bases_for(matrix: Matrix, plan: Plan, docker: Docker,
     return contexts
 
 
-def fetch_downloads(matrix: Matrix, plan: Plan, settings: BuildSettings, run_dir: Path,
+def downloads_wanted(matrix: Matrix, plan: Plan) -> tuple[Need, ...]:
+    """What the plan's builds need fetched; raises MatrixError on conflicting pins. Pure."""
+    return needs(((t.image, t.key, t.arch) for t in plan.targets),
+                 lambda image: matrix.image(image).downloads)
+
+
+def fetch_downloads(wanted: Sequence[Need], settings: BuildSettings, staging: Path,
                     console: Console) -> Prefetched:
     """Every download the plan's builds need, fetched once for all arches."""
-    wanted = needs(((t.image, t.key, t.arch) for t in plan.targets),
-                   lambda image: matrix.image(image).downloads)
     if not wanted:
         return Prefetched()
     fetcher = Fetcher(cache=cache_dir(), mirror=settings.mirror,
                       on_retry=lambda line: console.warn(f"retrying {line}"))
     where = f" from mirror {settings.mirror}" if settings.mirror else ""
     with console.group(f"downloads: {len(wanted)} file(s){where}"):
-        return prefetch(wanted, fetcher, run_dir / "downloads", console.say,
-                        dry_run=settings.dry_run)
+        return prefetch(wanted, fetcher, staging, console.say, dry_run=settings.dry_run)
 
 
 def build(matrix: Matrix, plan: Plan, settings: BuildSettings, console: Console) -> RunReport:
     docker = Docker(echo=console.command if not settings.dry_run else console.say,
                     dry_run=settings.dry_run, retry=RetryPolicy())
+    wanted = downloads_wanted(matrix, plan)  # invalid input stops here, before any docker call
     if not settings.dry_run:
         preflight(plan, docker, console)
     native = qemu.host_arch()
     run_dir = new_run_dir(settings.log_dir)
-    fetched = fetch_downloads(matrix, plan, settings, run_dir, console)
+    fetched = fetch_downloads(wanted, settings, run_dir / "downloads", console)
     options = RunOptions(run_dir=run_dir,
                          provenance=provenance(matrix.path.parent), push=settings.push,
                          jobs=settings.jobs, allow_partial=settings.allow_partial,

@@ -192,9 +192,9 @@ def fetch(
     """
     the_matrix, the_plan = load_plan(matrix, images, arch, namespace=None, tag=None)
     settings = BuildSettings(mirror=checked_mirror(mirror))
-    fetched = session.fetch_downloads(the_matrix, the_plan, settings, Path(tempfile.mkdtemp()),
-                                      State.console)
-    fetched.cleanup()
+    wanted = session.downloads_wanted(the_matrix, the_plan)
+    with tempfile.TemporaryDirectory(prefix="xbuild-fetch-") as staging:
+        fetched = session.fetch_downloads(wanted, settings, Path(staging), State.console)
     if into is not None:
         for path in write_mirror(fetched.files, into):
             State.console.note(f"mirrored {path}")
