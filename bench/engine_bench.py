@@ -60,9 +60,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from xbuild.platforms import Arch, Platform, arch_named
-from xbuild.probe import busybox_binary, cache_dir
-from xbuild.registry import LocalRegistry
+from xbuild.core.platforms import Arch, Platform, arch_named
+from xbuild.host.cmd import Shell
+from xbuild.host.paths import cache_dir
+from xbuild.host.probe import busybox_binary
+from xbuild.host.registry import LocalRegistry
 
 ARCH_NAMES = ("amd64", "arm32v7", "arm64v8")
 # buildx's TARGETARCH + TARGETVARIANT for each arch: the name the Dockerfiles COPY.
@@ -267,7 +269,7 @@ def verify(namespace: str) -> str:
 # --- the fixture -----------------------------------------------------------------------------
 def stage_fixture(root: Path, work: int) -> Path:
     """The image contexts under root/images; returns root."""
-    binaries = {name: busybox_binary(arch(name), cache_dir()) for name in ARCH_NAMES}
+    binaries = {name: busybox_binary(arch(name), cache_dir(), Shell()) for name in ARCH_NAMES}
     for image in IMAGES:
         context = root / "images" / image
         context.mkdir(parents=True)
@@ -483,7 +485,7 @@ def calibrate(work: int) -> str:
     name = {"x86_64": "amd64", "aarch64": "arm64v8"}.get(machine)
     if name is None:
         return f"no native calibration on {machine}"
-    binary = busybox_binary(arch(name), cache_dir())
+    binary = busybox_binary(arch(name), cache_dir(), Shell())
     start = time.perf_counter()
     subprocess.run([str(binary), "sh", "-c", _LOOP], env={"WORK": str(work)}, check=True)
     return f"one native ({name}) step of --work {work}: {time.perf_counter() - start:.2f} s"

@@ -28,8 +28,8 @@ from typing import Any, TypeVar
 
 import yaml
 
-from xbuild.matrix import Matrix, load_matrix
-from xbuild.plan import Plan, make_plan
+from xbuild.core.matrix import Matrix, load_matrix
+from xbuild.core.plan import Plan, make_plan
 
 T = TypeVar("T")
 NAMESPACE, TAG = "bench", "latest"

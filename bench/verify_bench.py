@@ -22,9 +22,11 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from xbuild.platforms import arch_named
-from xbuild.probe import busybox_binary, cache_dir
-from xbuild.registry import LocalRegistry
+from xbuild.core.platforms import arch_named
+from xbuild.host.cmd import Shell
+from xbuild.host.paths import cache_dir
+from xbuild.host.probe import busybox_binary
+from xbuild.host.registry import LocalRegistry
 
 ARCHES = {"amd64": "linux/amd64", "arm32v7": "linux/arm/v7", "arm64v8": "linux/arm64"}
 SUFFIX = {"amd64": "amd64", "arm32v7": "armv7", "arm64v8": "arm64"}
@@ -54,7 +56,8 @@ def publish(context: Path, repository: str) -> dict[str, str]:
     for name in ARCHES:
         arch = arch_named(name)
         assert arch is not None
-        shutil.copy2(busybox_binary(arch, cache_dir()), context / f"busybox-{SUFFIX[name]}")
+        binary = busybox_binary(arch, cache_dir(), Shell())
+        shutil.copy2(binary, context / f"busybox-{SUFFIX[name]}")
     (context / "Dockerfile").write_text(DOCKERFILE)
     digests = {}
     for name, platform in ARCHES.items():

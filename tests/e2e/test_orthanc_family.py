@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from tests.support.run import docker, xbuild
-from xbuild.registry import LocalRegistry
+from xbuild.host.registry import LocalRegistry
 
 pytestmark = pytest.mark.e2e
 

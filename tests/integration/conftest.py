@@ -15,8 +15,9 @@ import pytest
 
 from tests.support.engine import engine, free_port, registry
 from tests.support.run import FixtureMatrix
-from xbuild.platforms import arch_named
-from xbuild.probe import busybox_binary
+from xbuild.core.platforms import arch_named
+from xbuild.host.cmd import Shell
+from xbuild.host.probe import busybox_binary
 
 FIXTURES = Path(__file__).parents[1] / "fixtures" / "matrix"
 ROOT_IMAGES = ("base", "duo", "flaky")  # fixture images FROM scratch, which need busybox
@@ -32,7 +33,7 @@ def busybox(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     for suffix, name in BUSYBOX_NAMES.items():
         arch = arch_named(name)
         assert arch is not None
-        binaries[suffix] = busybox_binary(arch, cache)
+        binaries[suffix] = busybox_binary(arch, cache, Shell())
     return binaries
 
 

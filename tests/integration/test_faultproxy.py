@@ -20,7 +20,7 @@ import pytest
 
 from tests.support.faultproxy import Exchange, Fault, FaultProxy, fault_proxy
 from tests.support.run import docker
-from xbuild.registry import LocalRegistry
+from xbuild.host.registry import LocalRegistry
 
 pytestmark = pytest.mark.integration
 

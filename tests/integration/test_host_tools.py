@@ -19,10 +19,11 @@ import pytest
 
 from tests.integration.conftest import BUSYBOX_NAMES, free_port
 from tests.support.run import Cli, docker, xbuild
-from xbuild.errors import EnvironmentProblem
-from xbuild.platforms import arch_named
-from xbuild.probe import busybox_binary
-from xbuild.registry import LocalRegistry
+from xbuild.core.errors import EnvironmentProblem
+from xbuild.core.platforms import arch_named
+from xbuild.host.cmd import Shell
+from xbuild.host.probe import busybox_binary
+from xbuild.host.registry import LocalRegistry
 
 pytestmark = pytest.mark.integration
 
@@ -57,7 +58,7 @@ def elf_facts(binary: Path) -> ElfFacts:
                     has_interpreter=PT_INTERP in types)
 
 
-# -- xbuild.probe.busybox_binary -----------------------------------------------------------
+# -- xbuild.host.probe.busybox_binary -----------------------------------------------------------
 
 
 @pytest.mark.parametrize("name", sorted(ELF_MACHINES))
@@ -88,7 +89,7 @@ def test_busybox_binary_second_call_reuses_the_cache_without_apt(
         cached = busybox[suffix]
         cache = cached.parents[2]  # <cache>/busybox/<debian arch>/busybox
         before = cached.stat().st_mtime_ns
-        assert busybox_binary(arch, cache) == cached
+        assert busybox_binary(arch, cache, Shell()) == cached
         assert cached.stat().st_mtime_ns == before
 
 
@@ -99,7 +100,7 @@ def test_busybox_binary_for_an_arch_apt_does_not_know_names_it(tmp_path: Path) -
                              text=True, check=True).stdout.split()
     assert "s390x" not in foreign, "this host has s390x added: pick another arch for this test"
     with pytest.raises(EnvironmentProblem) as raised:
-        busybox_binary(arch, tmp_path / "cache")
+        busybox_binary(arch, tmp_path / "cache", Shell())
     message = str(raised.value)
     assert "no probe for s390x" in message
     assert "busybox-static:s390x" in message

@@ -22,9 +22,9 @@ import yaml
 
 from tests.support.artifacts import STAMP, serve, write_mirror_tree
 from tests.support.run import docker, xbuild
-from xbuild.downloads import LOCK_NAME, read_lock
-from xbuild.matrix import load_matrix
-from xbuild.registry import LocalRegistry
+from xbuild.core.downloads import LOCK_NAME, read_lock
+from xbuild.core.matrix import load_matrix
+from xbuild.host.registry import LocalRegistry
 
 pytestmark = pytest.mark.integration
 

@@ -9,7 +9,7 @@ import pytest
 
 from tests.support.faultproxy import Fault, fault_proxy
 from tests.support.run import FixtureMatrix, xbuild
-from xbuild.registry import LocalRegistry
+from xbuild.host.registry import LocalRegistry
 
 pytestmark = pytest.mark.integration
 MANIFESTS = r"/manifests/"

@@ -7,6 +7,7 @@ empty folder, so no ./matrix.yml is picked up unless a test passes -f.
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -18,8 +19,8 @@ import yaml
 
 from tests.support.liars import LISTS, Liars
 from tests.support.run import Cli, docker, xbuild
-from xbuild.platforms import Platform, arch_named
-from xbuild.registry import LocalRegistry
+from xbuild.core.platforms import Platform, arch_named
+from xbuild.host.registry import LocalRegistry
 
 pytestmark = pytest.mark.integration
 
@@ -106,26 +107,19 @@ def assert_sane(run: Verified, exit_code: int) -> None:
     assert run.leftovers == {}, f"containers left behind: {run.leftovers}"
 
 
+ARCH_ROWS = ("amd64", "arm32v7", "arm64v8")
+
+
 def table(text: str) -> dict[tuple[str, str], str]:
-    """The rich table on stderr as {(arch, check): cell}, undoing rich's wrapping of cells."""
-    header: list[list[str]] = []
-    rows: list[list[list[str]]] = []
-    current: list[list[str]] = []
-    for line in text.splitlines():
-        if line.startswith("┃"):
-            header.append([cell.strip() for cell in line.split("┃")[1:-1]])
-        elif line.startswith("│"):
-            current.append([cell.strip() for cell in line.split("│")[1:-1]])
-        elif line.startswith(("├", "└")) and current:
-            rows.append(current)
-            current = []
-    names = ["".join(piece) for piece in zip(*header, strict=True)]
+    """The verdict on stderr as {(arch, check): cell}: off a terminal, one line per arch,
+    `<arch>  <check>: <cell>; <check>: <cell>` (a cell's own lines joined by ` — `)."""
     cells = {}
-    for row in rows:
-        joined = [" ".join(p for p in column if p) for column in zip(*row, strict=True)]
-        arch = joined[0].replace(" ", "")
-        cells.update({(arch, name): cell for name, cell in zip(names[1:], joined[1:],
-                                                                strict=True)})
+    for line in text.splitlines():
+        arch, _, rest = line.partition("  ")
+        if arch in ARCH_ROWS and rest.startswith("list: "):
+            for pair in rest.split("; "):
+                check, _, cell = pair.partition(": ")
+                cells[(arch, check)] = cell.replace(" — ", " ")
     return cells
 
 
@@ -326,9 +320,11 @@ def test_image_without_a_shell_is_read_not_run(no_shell: Verified) -> None:
 # --- with a matrix: expected arches, default tag, smoke --------------------------------
 def _matrix(folder: Path, liars: Liars, smoke: dict[str, str]) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
+    # verify reads no context, but a matrix's contexts must lie inside its own folder
+    shutil.copytree(liars.contexts["shell"], folder / "honest", dirs_exist_ok=True)
     matrix = {"namespace": liars.prefix, "tag": "from-matrix",
               "architectures": ["amd64", "arm64v8", "arm32v7"],
-              "images": {"honest": {"context": str(liars.contexts["shell"]),
+              "images": {"honest": {"context": "honest",
                                     "architectures": ["amd64", "arm64v8"], "smoke": smoke}}}
     path = folder / "matrix.yml"
     path.write_text(yaml.safe_dump(matrix))

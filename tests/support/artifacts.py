@@ -18,8 +18,8 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from xbuild.downloads import mirror_path
-from xbuild.matrix import Matrix
+from xbuild.core.downloads import mirror_path
+from xbuild.core.matrix import Matrix
 
 STAMP = "xbuild test artifact"
 

@@ -10,7 +10,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from xbuild.registry import LocalRegistry
+from xbuild.host.registry import LocalRegistry
 
 
 def _engine_problem() -> str | None:

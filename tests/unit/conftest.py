@@ -26,11 +26,6 @@ ALLOW_SUBPROCESS = "allow_subprocess"
 REFUSAL = "unit tests must not run processes"
 
 
-def pytest_configure(config: pytest.Config) -> None:
-    config.addinivalue_line(
-        "markers", f"{ALLOW_SUBPROCESS}: this unit test may start processes (lifts the guard)")
-
-
 @pytest.fixture(autouse=True)
 def _no_processes(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
     """Fail any attempt to start a process, unless the test is marked allow_subprocess."""

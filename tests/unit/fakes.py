@@ -11,19 +11,31 @@
 from __future__ import annotations
 
 import hashlib
+import io
+import struct
+import tarfile
 import threading
 import time
-from collections.abc import Callable, Collection
-from dataclasses import dataclass
-from typing import TextIO
+from collections.abc import Callable, Collection, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TextIO
 
-from xbuild.buildspec import BuildRequest
-from xbuild.docker import Built, DockerFailure
-from xbuild.plan import Plan, Target
-from xbuild.platforms import Arch, arch_named
-from xbuild.publish import ListEngine
-from xbuild.results import ListResult, RunReport, TargetResult
-from xbuild.runner import Engine, Reporter, RunOptions, run_plan
+from xbuild.core.buildspec import BuildRequest
+from xbuild.core.checks import ImageConfig, ListEntry
+from xbuild.core.errors import CommandFailed
+from xbuild.core.plan import Plan, Target
+from xbuild.core.platforms import Arch, Platform, arch_named
+from xbuild.core.refs import Reference
+from xbuild.core.results import ListResult, RunReport, TargetResult
+from xbuild.core.smoke import Sandbox
+from xbuild.engine.audit import Inspector
+from xbuild.engine.docker import Built, RunOutput
+from xbuild.engine.publish import ListEngine
+from xbuild.engine.runner import Engine, Reporter, RunOptions, run_plan
+from xbuild.host.bases import BaseEngine
+from xbuild.host.cmd import Completed, Shell
+from xbuild.host.qemu import ProbeRunner
 
 RUN_FAILURE = 'ERROR: failed to solve: process "/bin/sh -c false" did not complete ' \
               "successfully: exit code: 1"
@@ -88,20 +100,22 @@ class FakeEngine:
             if request.key in self.fail:
                 output = build_failure_output(request)
                 log.write(output)
-                raise DockerFailure(f"docker buildx build --tag {request.tag}", output)
+                raise CommandFailed(f"docker buildx build --tag {request.tag}", output)
             if self.delay:
                 time.sleep(self.delay)
-            return Built(digest=digest_for(request.tag))
+            return Built(digest=digest_for(str(request.tag)))
         finally:
             self._event("end", request.key)
 
-    def create_list(self, ref: str, sources: list[str], log: TextIO | None = None) -> None:
+    def create_list(self, ref: Reference, sources: Sequence[Reference],
+                    log: TextIO | None = None) -> None:
         with self._lock:
-            self.lists.append(ListCall(ref=ref, sources=tuple(sources)))
+            self.lists.append(ListCall(ref=str(ref), sources=tuple(str(s) for s in sources)))
         if log is not None:
-            log.write(f"+ docker buildx imagetools create --tag {ref} {' '.join(sources)}\n")
-        if ref in self.fail_lists:
-            raise DockerFailure(f"docker buildx imagetools create --tag {ref}", self.list_error)
+            log.write(f"+ docker buildx imagetools create --tag {ref} "
+                      f"{' '.join(map(str, sources))}\n")
+        if str(ref) in self.fail_lists:
+            raise CommandFailed(f"docker buildx imagetools create --tag {ref}", self.list_error)
 
     # --- what was asked ------------------------------------------------------------------
     @property
@@ -143,7 +157,7 @@ class RecordingReporter:
 
     def list_finished(self, result: ListResult) -> None:
         with self._lock:
-            self.calls.append(("list_finished", result.manifest.ref))
+            self.calls.append(("list_finished", str(result.manifest.ref)))
             self.list_results.append(result)
 
     @property
@@ -177,3 +191,137 @@ def _conforms(engine: FakeEngine,
               reporter: RecordingReporter) -> tuple[Engine, ListEngine, Reporter]:
     """Never called: mypy checks here that the fakes satisfy the protocols they stand in for."""
     return engine, engine, reporter
+
+
+# --- a whole docker adapter --------------------------------------------------------------
+
+
+@dataclass
+class FakeImage:
+    """An image FakeDocker can inspect, export and run: its config, files and answers."""
+
+    platform: Platform
+    labels: dict[str, str] = field(default_factory=dict)
+    files: dict[str, bytes | str] = field(default_factory=dict)  # str: a symlink's target
+    entrypoint: tuple[str, ...] = ()
+    env: tuple[str, ...] = ("PATH=/usr/bin:/bin",)
+    # What a run prints, by the command line's last word: `arch`, `--print-architecture`, or
+    # the smoke command; (exit code, output).
+    answers: dict[str, tuple[int, str]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class RunCall:
+    image: str
+    command: tuple[str, ...]
+    entrypoint: str | None
+    sandbox: Sandbox
+
+
+class FakeDocker(FakeEngine):
+    """Every primitive of engine/docker.py's Docker, over images and lists held in memory."""
+
+    def __init__(self, *, images: dict[str, FakeImage] | None = None,
+                 lists: dict[str, list[ListEntry] | None] | None = None,
+                 present: Collection[str] = (), **engine: Any) -> None:
+        super().__init__(**engine)
+        self.images = images or {}  # by pinned ref, repository@digest
+        self.published = lists or {}  # list ref -> entries (None: a single image)
+        self.present = set(present)  # refs remote_exists answers True for
+        self.runs: list[RunCall] = []
+        self.pulled: list[str] = []
+        self.removed: list[str] = []
+        self.local: set[str] = set()
+
+    def list_entries(self, ref: Reference) -> list[ListEntry] | None:
+        if str(ref) not in self.published:
+            raise CommandFailed(f"imagetools inspect {ref}", f"ERROR: {ref}: not found")
+        return self.published[str(ref)]
+
+    def remote_exists(self, ref: Reference) -> bool:
+        return str(ref) in self.present or str(ref) in self.published
+
+    def pull(self, ref: Reference) -> bool:
+        if str(ref) not in self.images:
+            raise CommandFailed(f"docker pull {ref}", "Error response from daemon: manifest "
+                                                      "unknown")
+        self.pulled.append(str(ref))
+        return str(ref) not in self.local
+
+    def image_config(self, ref: Reference) -> ImageConfig:
+        image = self.images[str(ref)]
+        return ImageConfig(platform=image.platform, labels=image.labels,
+                           entrypoint=image.entrypoint, env=image.env)
+
+    def export(self, ref: Reference, output: Path, *, max_bytes: int) -> None:
+        files = self.images[str(ref)].files
+        folders = sorted({str(p) for f in files for p in Path(f.lstrip("/")).parents} - {"."})
+        with tarfile.open(output, "w") as tar:
+            for folder in folders:  # as `docker export` writes them: folders first
+                info = tarfile.TarInfo(folder)
+                info.type, info.mode = tarfile.DIRTYPE, 0o755
+                tar.addfile(info)
+            for path, content in files.items():
+                info = tarfile.TarInfo(path.lstrip("/"))
+                if isinstance(content, str):
+                    info.type, info.linkname = tarfile.SYMTYPE, content
+                    tar.addfile(info)
+                else:
+                    info.size, info.mode = len(content), 0o755
+                    tar.addfile(info, io.BytesIO(content))
+
+    def remove_image(self, ref: Reference) -> None:
+        self.removed.append(str(ref))
+
+    def image_exists(self, ref: Reference) -> bool:
+        return str(ref) in self.local
+
+    def run(self, image: Reference, command: Sequence[str], *, platform: Platform,
+            sandbox: Sandbox, entrypoint: str | None = None) -> RunOutput:
+        self.runs.append(RunCall(image=str(image), command=tuple(command),
+                                 entrypoint=entrypoint, sandbox=sandbox))
+        answers = self.images[str(image)].answers if str(image) in self.images else {}
+        code, output = answers.get(command[-1].split()[0] if command else "", (127, "not found"))
+        return RunOutput(exit_code=code, output=output)
+
+    def server_version(self) -> str:
+        return "26.1.5"
+
+    def buildx_version(self) -> str:
+        return "v0.13.1"
+
+    def builder_driver(self) -> str:
+        return "docker"
+
+
+def elf_head(a: Arch) -> bytes:
+    """The first bytes of an ELF executable for `a`, as its header says them."""
+    endian = "<" if a.elf.little_endian else ">"
+    ident = b"\x7fELF" + bytes([1 if a.elf.bits == 32 else 2, 1 if a.elf.little_endian else 2,
+                                1]) + bytes(9)
+    return ident + struct.pack(f"{endian}HH", 2, a.elf.machine) + bytes(44)
+
+
+def _docker_conforms(docker: FakeDocker) -> tuple[Inspector, BaseEngine, ProbeRunner]:
+    """Never called: mypy checks here that FakeDocker stands in for each protocol."""
+    return docker, docker, docker
+
+
+class RecordingShell(Shell):
+    """A Shell that runs nothing: it writes each command down and fails the ones whose argv
+    contains one of `fail` (exit 1, output `boom`)."""
+
+    def __init__(self, *, fail: Collection[str] = ()) -> None:
+        super().__init__()
+        self.commands: list[tuple[str, ...]] = []
+        self.fail = frozenset(fail)
+
+    def run(self, argv: Sequence[str], *, cwd: Path | None = None, check: bool = True,
+            timeout: float = 600.0, output: Path | None = None,
+            env: Mapping[str, str] | None = None, reads_only: bool = False) -> Completed:
+        self.commands.append(tuple(argv))
+        if self.fail & set(argv):
+            if output is not None:
+                output.write_text("boom\n")
+            raise CommandFailed(" ".join(argv), f"{argv[0]} failed (exit 1); see {output}")
+        return Completed(exit_code=0, stdout="", stderr="")

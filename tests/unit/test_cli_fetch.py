@@ -12,7 +12,7 @@ from tests.unit.conftest import WriteMatrix
 from tests.unit.test_cli_plan import assert_one_line_error, runner
 from tests.unit.test_fetch import ZIP, Site, site  # noqa: F401  (the loopback server fixture)
 from xbuild.cli import app
-from xbuild.downloads import LOCK_NAME, mirror_path, read_lock
+from xbuild.core.downloads import LOCK_NAME, mirror_path, read_lock
 
 ORIGINAL = "https://sourceforge.net/projects/jboss/files/jboss-4.2.3.GA-jdk6.zip"
 

@@ -13,7 +13,7 @@ from typer.testing import CliRunner, Result
 
 from xbuild import __version__
 from xbuild.cli import app
-from xbuild.platforms import ARCH_NAMES
+from xbuild.core.platforms import ARCH_NAMES
 
 REPO = Path(__file__).resolve().parents[2]
 REAL_MATRIX = str(REPO / "matrix.yml")
@@ -76,10 +76,15 @@ def test_matrix_defaults_to_matrix_yml_in_the_current_folder(
 # --- the real matrix: text ---------------------------------------------------------------
 
 
-def table_rows(text: str) -> list[list[str]]:
-    """The body rows of rich tables: cells of lines framed by │."""
-    return [[cell.strip() for cell in line.strip().strip("│").split("│")]
-            for line in text.splitlines() if line.startswith("│")]
+def plan_rows(text: str) -> list[dict[str, str]]:
+    """The plan's rows as plain output prints them off a terminal: one line per target,
+    `<level>  tag: <ref>; platform: <platform>[; parent: <source>]`."""
+    rows = []
+    for line in text.splitlines():
+        level, _, rest = line.partition("  ")
+        if level.isdigit() and rest.startswith("tag: "):
+            rows.append({"level": level} | dict(p.split(": ", 1) for p in rest.split("; ")))
+    return rows
 
 
 @pytest.mark.parametrize("arch", ARCHES)
@@ -87,11 +92,13 @@ def test_text_plan_lists_orthanc_before_orthanc_plugins(arch: str) -> None:
     result = xbuild("plan", "-f", REAL_MATRIX)
     assert result.exit_code == 0, result.stderr
     assert result.stdout == ""  # human output goes to stderr
-    rows = [row for row in table_rows(result.stderr) if len(row) == 4]  # level tag platform ..
-    tags = [row[1] for row in rows]
+    rows = plan_rows(result.stderr)
+    tags = [row["tag"] for row in rows]
     parent, child = (f"derekmerck/{name}:latest-{arch}" for name in ("orthanc", "orthanc-plugins"))
     assert tags.index(parent) < tags.index(child)
-    assert rows[tags.index(child)][3] == "orthanc (this run)"
+    assert rows[tags.index(child)]["parent"] == "orthanc (this run)"
+    assert rows[tags.index(parent)]["level"] == "0"
+    assert "parent" not in rows[tags.index(parent)]
 
 
 def test_text_plan_notes_deferred_lists() -> None:

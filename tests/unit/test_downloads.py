@@ -10,7 +10,7 @@ import pytest
 from typer.testing import CliRunner
 
 from xbuild.cli import app
-from xbuild.downloads import (
+from xbuild.core.downloads import (
     ANY_ARCH,
     LOCK_NAME,
     Download,
@@ -25,9 +25,9 @@ from xbuild.downloads import (
     read_lock,
     render_lock,
 )
-from xbuild.errors import MatrixError
-from xbuild.matrix import load_matrix
-from xbuild.platforms import Arch, arch_named
+from xbuild.core.errors import MatrixError
+from xbuild.core.matrix import load_matrix
+from xbuild.core.platforms import Arch, arch_named
 
 WriteMatrix = Callable[..., Path]  # the write_matrix fixture: (doc, **options) -> Path
 

@@ -13,10 +13,11 @@ from pathlib import Path
 import pytest
 
 from tests.support.engine import free_port
-from xbuild.downloads import LOCK_NAME, Need, Source, mirror_path, read_lock
-from xbuild.fetch import Fetcher, FetchError, stage
-from xbuild.prefetch import prefetch, write_mirror
-from xbuild.retry import RetryPolicy
+from xbuild.core.downloads import LOCK_NAME, Need, Source, mirror_path, read_lock
+from xbuild.core.errors import FetchError
+from xbuild.engine.retry import RetryPolicy
+from xbuild.host.fetch import Fetcher, stage
+from xbuild.host.prefetch import prefetch, write_mirror
 
 ZIP = b"PK\x03\x04 not really a zip, but bytes with a known checksum\n" * 100
 ZIP_SHA = hashlib.sha256(ZIP).hexdigest()

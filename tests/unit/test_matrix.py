@@ -8,9 +8,11 @@ from typing import Any
 
 import pytest
 
-from xbuild.errors import ExitCode, MatrixError
-from xbuild.matrix import Matrix, dockerfile_bases, load_matrix, suggest
-from xbuild.platforms import ARCH_NAMES
+from xbuild.core import dockerfile
+from xbuild.core.errors import ExitCode, MatrixError
+from xbuild.core.matrix import Matrix, load_matrix
+from xbuild.core.platforms import ARCH_NAMES
+from xbuild.core.yamlfile import suggest
 
 REPO = Path(__file__).resolve().parents[2]
 REAL_MATRIX = REPO / "matrix.yml"
@@ -39,7 +41,8 @@ def test_real_matrix_has_the_five_images(real: Matrix) -> None:
 def test_real_matrix_orthanc_plugins_is_built_from_orthanc(real: Matrix) -> None:
     assert real.image("orthanc-plugins").parent == "orthanc"
     assert real.names.index("orthanc") < real.names.index("orthanc-plugins")
-    assert "derekmerck/orthanc:latest" in dockerfile_bases(real.image("orthanc-plugins").dockerfile)
+    text = real.image("orthanc-plugins").dockerfile.read_text()
+    assert "derekmerck/orthanc:latest" in dockerfile.bases(text)
 
 
 @pytest.mark.parametrize(("image", "arches"), [
@@ -100,7 +103,8 @@ def test_unknown_key_message_in_full(write_matrix: WriteMatrix,
         load_matrix(path)
     assert str(caught.value) == (
         f"{path}: images.orthanc.architecures: unknown key (did you mean 'architectures'?); "
-        "known keys: context, dockerfile, from, architectures, args, arch_args, smoke, downloads")
+        "known keys: context, dockerfile, from, architectures, args, arch_args, smoke, downloads, "
+        "description")
 
 
 def test_unknown_arch_lists_every_known_arch(write_matrix: WriteMatrix,
@@ -159,7 +163,7 @@ def test_valid_namespaces(write_matrix: WriteMatrix, matrix_doc: dict[str, Any],
     matrix_doc["namespace"] = namespace
     matrix = load_matrix(write_matrix(matrix_doc))
     assert matrix.namespace == namespace
-    assert matrix.published_name("orthanc") == f"{namespace}/orthanc:latest"
+    assert str(matrix.published_name("orthanc")) == f"{namespace}/orthanc:latest"
 
 
 @pytest.mark.parametrize("tag", ["latest", "v1.2.3", "1.12_rc-1", "_x", "a" * 120])

@@ -6,7 +6,7 @@ from typing import NamedTuple
 
 import pytest
 
-from xbuild.platforms import (
+from xbuild.core.platforms import (
     ARCH_NAMES,
     ARCHES,
     Arch,

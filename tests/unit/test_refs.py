@@ -1,10 +1,19 @@
-"""Docker image references: parse_reference and the namespace/name/tag checks."""
+"""Docker image references: Reference parses and builds them; the namespace/name/tag checks."""
 
 from __future__ import annotations
 
 import pytest
 
-from xbuild.refs import Reference, name_problem, namespace_problem, parse_reference, tag_problem
+from tests.unit.fakes import arch
+from xbuild.core.errors import ExitCode, InvalidReference
+from xbuild.core.refs import (
+    Reference,
+    name_problem,
+    namespace_problem,
+    quoted,
+    registry_of,
+    tag_problem,
+)
 
 DIGEST = "sha256:" + "0123456789abcdef" * 4
 
@@ -30,7 +39,7 @@ DIGEST = "sha256:" + "0123456789abcdef" * 4
 ])
 def test_parse_reference(text: str, repository: str, tag: str, digest: str,
                          registry: str) -> None:
-    ref = parse_reference(text)
+    ref = Reference.parse(text)
     assert ref == Reference(repository=repository, tag=tag, digest=digest)
     assert ref.registry == registry
     assert str(ref) == text
@@ -59,11 +68,55 @@ def test_parse_reference(text: str, repository: str, tag: str, digest: str,
     pytest.param("derekmerck/orthanc\n", None, id="trailing-newline"),
     pytest.param("derekmerck/orthanc:latest\n", None, id="tag-trailing-newline"),
     pytest.param("ns/" + "a" * 253, None, id="name-over-255"),
+    pytest.param("derekmerck/orthanc:lätest", "tag 'lätest'", id="tag-not-ascii"),
+    pytest.param("derekmerck/örthanc", "'örthanc'", id="name-not-ascii"),
+    pytest.param("derekmerck/orthanc:latest\u0661", None, id="tag-arabic-digit"),
 ])
 def test_parse_reference_errors(text: str, match: str | None) -> None:
-    with pytest.raises(ValueError, match=match) as caught:
-        parse_reference(text)
-    assert repr(text) in str(caught.value)
+    with pytest.raises(InvalidReference, match=match) as caught:
+        Reference.parse(text)
+    assert quoted(text) in str(caught.value)
+    assert caught.value.exit_code == ExitCode.CONFIG
+
+
+def test_a_name_of_exactly_255_characters_is_a_reference() -> None:
+    assert Reference.parse("ns/" + "a" * 252).name == "a" * 252
+
+
+def test_quoted_cuts_long_values_at_80_characters() -> None:
+    assert quoted("x" * 81) == repr("x" * 80 + "…")
+    assert quoted("short") == "'short'"
+
+
+AMD64 = arch("amd64")
+DIGEST2 = "sha256:" + "ab" * 32
+
+
+@pytest.mark.parametrize(("built", "text"), [
+    pytest.param(Reference.of("derekmerck", "orthanc", "latest"), "derekmerck/orthanc:latest",
+                 id="of"),
+    pytest.param(Reference.of("127.0.0.1:5000/ns", "orthanc", "v1").per_arch(AMD64),
+                 "127.0.0.1:5000/ns/orthanc:v1-amd64", id="per-arch-with-port"),
+    pytest.param(Reference.parse("127.0.0.1:5000/ns/img:t-amd64").pinned(DIGEST2),
+                 f"127.0.0.1:5000/ns/img@{DIGEST2}", id="pinned-drops-the-tag"),
+    pytest.param(Reference.parse("ns/img").pinned(DIGEST2), f"ns/img@{DIGEST2}",
+                 id="pinned-no-tag"),
+    pytest.param(Reference.parse("debian:bookworm-slim").in_namespace("127.0.0.1:5000/team"),
+                 "127.0.0.1:5000/team/debian:bookworm-slim", id="base-in-namespace"),
+    pytest.param(Reference.parse("library/debian:12").in_namespace("reg.io/x"),
+                 "reg.io/x/debian:12", id="base-with-path"),
+])
+def test_references_are_built_by_reference_only(built: Reference, text: str) -> None:
+    assert str(built) == text
+    assert Reference.parse(text) == built
+
+
+@pytest.mark.parametrize(("namespace", "registry"), [
+    ("derekmerck", "docker.io"), ("127.0.0.1:5000/team", "127.0.0.1:5000"),
+    ("ghcr.io/org", "ghcr.io"), ("localhost/x", "localhost"), ("a/b", "docker.io"),
+])
+def test_registry_of_a_namespace(namespace: str, registry: str) -> None:
+    assert registry_of(namespace) == registry
 
 
 @pytest.mark.parametrize("namespace", [
@@ -112,6 +165,7 @@ def test_name_problem(name: str, valid: bool) -> None:
     pytest.param("a/b", False, id="slash"),
     pytest.param("a b", False, id="space"),
     pytest.param("latest\n", False, id="trailing-newline"),
+    pytest.param("lätest", False, id="not-ascii"),
 ])
 def test_tag_problem(tag: str, valid: bool) -> None:
     assert (tag_problem(tag) is None) is valid

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from xbuild.docker import DockerFailure
-from xbuild.retry import RetryPolicy, error_lines, is_transient, short_error
+from xbuild.core.errors import CommandFailed
+from xbuild.engine.retry import RetryPolicy, error_lines, is_transient, short_error
 
 PUSH = "ERROR: failed to push 127.0.0.1:5000/ns/img:t-amd64: "
 SOLVE = "ERROR: failed to solve: "
@@ -155,12 +155,12 @@ class Flaky:
     def __call__(self) -> str:
         self.calls += 1
         if self.calls <= self.failures:
-            raise DockerFailure("docker buildx build", self.output)
+            raise CommandFailed("docker buildx build", self.output)
         return "ok"
 
 
 def transient_failure(exc: BaseException) -> bool:
-    return isinstance(exc, DockerFailure) and is_transient(exc.output)
+    return isinstance(exc, CommandFailed) and is_transient(exc.output)
 
 
 NO_WAIT = RetryPolicy(attempts=3, first_wait=0)
@@ -180,13 +180,13 @@ def test_transient_failure_is_retried(failures: int, calls: int, retries: list[i
     assert result == "ok"
     assert attempt.calls == calls
     assert [n for n, _ in seen] == retries
-    assert all(isinstance(exc, DockerFailure) and exc.output == FLAKE for _, exc in seen)
+    assert all(isinstance(exc, CommandFailed) and exc.output == FLAKE for _, exc in seen)
 
 
 def test_gives_up_after_the_attempts_and_raises_the_failure() -> None:
     attempt = Flaky(10, FLAKE)
     seen: list[int] = []
-    with pytest.raises(DockerFailure) as caught:
+    with pytest.raises(CommandFailed) as caught:
         NO_WAIT.retrying(transient_failure, lambda n, _exc: seen.append(n))(attempt)
     assert caught.value.output == FLAKE
     assert attempt.calls == 3
@@ -196,7 +196,7 @@ def test_gives_up_after_the_attempts_and_raises_the_failure() -> None:
 def test_permanent_failure_is_not_retried() -> None:
     attempt = Flaky(10, DENIED)
     seen: list[int] = []
-    with pytest.raises(DockerFailure):
+    with pytest.raises(CommandFailed):
         NO_WAIT.retrying(transient_failure, lambda n, _exc: seen.append(n))(attempt)
     assert attempt.calls == 1
     assert seen == []

@@ -17,13 +17,13 @@ from tests.unit.fakes import (
     digest_for,
     run_guarded,
 )
-from xbuild.buildspec import Pairs, Provenance
-from xbuild.errors import ExitCode
-from xbuild.matrix import Matrix, load_matrix
-from xbuild.plan import Plan, make_plan
-from xbuild.platforms import Arch
-from xbuild.results import ListStatus, RunReport, Status
-from xbuild.runner import RunOptions
+from xbuild.core.buildspec import Pairs, Provenance
+from xbuild.core.errors import ExitCode
+from xbuild.core.matrix import Matrix, load_matrix
+from xbuild.core.plan import Plan, make_plan
+from xbuild.core.platforms import Arch
+from xbuild.core.results import ListStatus, RunReport, Status
+from xbuild.engine.runner import RunOptions
 
 WriteMatrix = Callable[..., Path]  # the write_matrix fixture: (doc, **options) -> Path
 
@@ -287,6 +287,7 @@ def test_labels(load: Callable[[str], Matrix], tmp_path: Path, provenance: Prove
             "org.opencontainers.image.created": CREATED,
             "org.opencontainers.image.title": target.image,
             "org.opencontainers.image.version": "v3",
+            "org.opencontainers.image.description": "",
             **extra,
         }
 
@@ -302,7 +303,7 @@ def test_success_status_and_digest(load: Callable[[str], Matrix], tmp_path: Path
     report, _, _ = run(plan, tmp_path, push=push)
     for result in report.targets:
         assert result.status is status
-        assert result.digest == digest_for(result.target.ref)
+        assert result.digest == digest_for(str(result.target.ref))
         assert result.detail == ""
 
 
@@ -373,12 +374,12 @@ def test_lists_over_exactly_the_image_arches_by_digest(load: Callable[[str], Mat
                                                        tmp_path: Path, jobs: int) -> None:
     plan = make_plan(load("family"), namespace="127.0.0.1:5000/team")
     report, engine, reporter = run(plan, tmp_path, jobs=jobs)
-    assert sorted(engine.list_refs()) == sorted(m.ref for m in plan.manifests)
+    assert sorted(engine.list_refs()) == sorted(str(m.ref) for m in plan.manifests)
     calls = {c.ref: c.sources for c in engine.lists}
     for manifest in plan.manifests:
         repo = f"127.0.0.1:5000/team/{manifest.image}"
-        assert calls[manifest.ref] == tuple(f"{repo}@{digest_for(ref)}"
-                                            for _, ref in manifest.entries)
+        assert calls[str(manifest.ref)] == tuple(f"{repo}@{digest_for(str(ref))}"
+                                                 for _, ref in manifest.entries)
     assert list_statuses(report) == {m.image: ListStatus.PUBLISHED for m in plan.manifests}
     published = {r.manifest.image: r.platforms for r in report.lists}
     assert published["lone"] == ("linux/amd64", "linux/arm64/v8")

@@ -8,10 +8,11 @@ from pathlib import Path
 import pytest
 
 from tests.unit.fakes import arch
-from xbuild.matrix import ImageSpec, Matrix
-from xbuild.plan import Plan, make_plan
-from xbuild.platforms import Arch
-from xbuild.schedule import EMULATION_SLOWDOWN, blocked_by, by_priority, critical_path
+from xbuild.core.imagespec import ImageSpec
+from xbuild.core.matrix import Matrix
+from xbuild.core.plan import Plan, make_plan
+from xbuild.core.platforms import Arch
+from xbuild.core.schedule import EMULATION_SLOWDOWN, blocked_by, by_priority, critical_path
 
 AMD64, ARM32, ARM64 = arch("amd64"), arch("arm32v7"), arch("arm64v8")
 ALL = (AMD64, ARM32, ARM64)

@@ -1,21 +1,24 @@
-"""What every command shares: the app, one-line errors, option types, loading a plan."""
+"""What every command shares: the app, one-line errors, option types, loading a plan, and the
+exit code. Commands import the pipeline inside their bodies, so `plan`, `--help` and
+`--version` never load python-on-whales."""
 
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
-from pathlib import Path
+from collections.abc import Callable, Iterable
 from typing import Annotated, ParamSpec, TypeVar
 
 import typer
 
-from xbuild import __version__, session
-from xbuild.console import Console
-from xbuild.downloads import mirror_problem
-from xbuild.errors import ExitCode, SelectionError, XbuildError
-from xbuild.matrix import Matrix, load_matrix
-from xbuild.plan import Plan, make_plan
-from xbuild.platforms import ARCH_NAMES, Arch, arch_named
+from xbuild import __version__
+from xbuild.cli.options import Options
+from xbuild.core.downloads import mirror_problem
+from xbuild.core.errors import ExitCode, SelectionError, XbuildError, exit_code
+from xbuild.core.matrix import Matrix, load_matrix
+from xbuild.core.plan import Plan, make_plan
+from xbuild.core.platforms import ARCH_NAMES, Arch, arch_named
+from xbuild.core.refs import quoted
+from xbuild.output.console import Console
 
 app = typer.Typer(
     name="xbuild",
@@ -61,6 +64,13 @@ def handles_errors(command: Callable[P, R]) -> Callable[P, R]:
     return wrapper
 
 
+def finish(outcomes: Iterable[bool], *, lied: bool = False) -> None:
+    """End the command with the exit code its outcome gives (core/errors.py: exit_code)."""
+    code = exit_code(outcomes, lied=lied)
+    if code != ExitCode.OK:
+        raise typer.Exit(int(code))
+
+
 def _version(value: bool) -> None:
     if value:
         typer.echo(f"xbuild {__version__}")
@@ -69,8 +79,8 @@ def _version(value: bool) -> None:
 
 @app.callback()
 def main_options(
-    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Echo every docker command.")]
-    = False,
+    verbose: Annotated[bool, typer.Option(
+        "--verbose", "-v", help="Echo every docker and host command before it runs.")] = False,
     debug: Annotated[bool, typer.Option(help="Show tracebacks instead of one-line errors.")]
     = False,
     version: Annotated[bool | None, typer.Option("--version", callback=_version, is_eager=True,
@@ -84,61 +94,23 @@ def main_options(
     State.debug = debug
 
 
-MatrixOpt = Annotated[Path, typer.Option("--matrix", "-f", help="The matrix file.",
-                                         show_default=True)]
-ImagesArg = Annotated[list[str] | None, typer.Argument(
-    help="Images to act on (default: all). A child brings its in-matrix parents along.",
-    show_default=False)]
-ArchOpt = Annotated[list[str] | None, typer.Option(
-    "--arch", "-a", help=f"Only these architectures (repeatable): {', '.join(ARCH_NAMES)}.",
-    show_default=False)]
-NamespaceOpt = Annotated[str | None, typer.Option(
-    help="Publish under this namespace instead of the matrix's, e.g. 127.0.0.1:5000/team.",
-    show_default=False)]
-TagOpt = Annotated[str | None, typer.Option(help="Use this tag instead of the matrix's.",
-                                            show_default=False)]
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON on stdout.")]
-ParentsOpt = Annotated[bool, typer.Option(
-    "--parents/--published-parents",
-    help="Build in-matrix parents of the selected images in this run, or take the parents' "
-         "per-arch tags already published.")]
-
-
 def parse_arches(names: list[str] | None) -> tuple[Arch, ...]:
     arches = []
     for name in names or ():
         arch = arch_named(name)
         if arch is None:
-            raise SelectionError(f"--arch {name!r}: unknown architecture; "
+            raise SelectionError(f"--arch {quoted(name)}: unknown architecture; "
                                  f"known: {', '.join(ARCH_NAMES)}")
         arches.append(arch)
     return tuple(arches)
 
 
-def load_plan(matrix_path: Path, images: list[str] | None, arch: list[str] | None, *,
-              namespace: str | None, tag: str | None,
-              parents: bool = True) -> tuple[Matrix, Plan]:
-    arches = parse_arches(arch)
-    matrix = load_matrix(matrix_path)
-    plan = make_plan(matrix, images=images or (), arches=arches, namespace=namespace, tag=tag,
-                     build_parents=parents)
+def load_plan(o: Options) -> tuple[Matrix, Plan]:
+    arches = parse_arches(o.arch)
+    matrix = load_matrix(o.matrix)
+    plan = make_plan(matrix, images=o.images or (), arches=arches, namespace=o.namespace,
+                     tag=o.tag, build_parents=o.parents)
     return matrix, plan
-
-
-DEFAULT_JOBS = session.default_jobs()
-PushOpt = Annotated[bool, typer.Option(help="Push per-arch tags, then publish manifest lists.")]
-JobsOpt = Annotated[int, typer.Option("--jobs", "-j", min=1, help="Targets built at once "
-                                      "(default: the number of CPUs, at least 2).")]
-DryRunOpt = Annotated[bool, typer.Option(help="Print the docker commands; run none.")]
-PartialOpt = Annotated[bool, typer.Option(
-    help="Publish a manifest list over the arches that succeeded even if some failed.")]
-VerifyOpt = Annotated[bool, typer.Option(
-    help="After publishing, verify each manifest list as `xbuild verify` does.")]
-LogDirOpt = Annotated[Path, typer.Option(help="Where each run keeps its per-target build logs.")]
-MirrorOpt = Annotated[str | None, typer.Option(
-    envvar="XBUILD_MIRROR", show_default=False,
-    help="Fetch downloads from this mirror, laid out as <mirror>/<host>/<path> "
-         "(`xbuild fetch --into` writes that layout), instead of their own hosts.")]
 
 
 def checked_mirror(mirror: str | None) -> str | None:
@@ -147,12 +119,9 @@ def checked_mirror(mirror: str | None) -> str | None:
     return mirror or None
 
 
-
-
 def main() -> None:
     try:
         app()
     except XbuildError as exc:  # raised outside a command, e.g. from an option callback
         State.console.error(str(exc))
         raise SystemExit(int(exc.exit_code)) from None
-

@@ -7,14 +7,13 @@ from typing import Annotated
 
 import typer
 
-from xbuild.audit import audit
-from xbuild.cli.common import ArchOpt, JsonOpt, State, app, handles_errors, parse_arches
-from xbuild.console import print_json
-from xbuild.docker import Docker
-from xbuild.errors import ExitCode, SelectionError
-from xbuild.matrix import ImageSpec, Matrix, load_matrix
-from xbuild.refs import Reference, parse_reference
-from xbuild.views import verify_failures, verify_table
+from xbuild.cli.common import State, app, finish, handles_errors, parse_arches
+from xbuild.cli.options import ArchOpt, JsonOpt
+from xbuild.core.errors import InvalidReference, SelectionError
+from xbuild.core.imagespec import ImageSpec
+from xbuild.core.matrix import Matrix, load_matrix
+from xbuild.core.refs import Reference
+from xbuild.output.console import print_json
 
 
 @app.command()
@@ -36,6 +35,9 @@ def verify(
     run, the ELF header of its binaries, dpkg, and the matrix's smoke commands. Exit 0 only
     when every applicable check passes; 7 otherwise.
     """
+    from xbuild.pipeline.tools import tools
+    from xbuild.pipeline.verify import verify as audit
+
     path = matrix or Path("matrix.yml")
     the_matrix = load_matrix(path) if matrix or path.is_file() else None
     if the_matrix is None and not arch:
@@ -43,23 +45,17 @@ def verify(
     reference = _verify_ref(ref, the_matrix)
     spec = _matrix_image(the_matrix, reference)
     wanted = parse_arches(arch) or (spec.arches if spec else ())
-    report = audit(reference, wanted, dict(spec.smoke) if spec else {},
-                   Docker(echo=State.console.command))
-    for warning in report.warnings:
-        State.console.warn(warning)
-    State.console.table(verify_table(report))
-    for line in verify_failures(report):
-        State.console.say(line, style="red")
+    report = audit(reference, wanted, spec.smoke if spec else (), tools(State.console).docker,
+                   State.console)
     if as_json:
         print_json(report.as_dict())
-    if not report.ok:
-        raise typer.Exit(int(ExitCode.VERIFY))
+    finish([True], lied=not report.ok)
 
 
 def _verify_ref(text: str, matrix: Matrix | None) -> Reference:
     try:
-        reference = parse_reference(text)
-    except ValueError as exc:
+        reference = Reference.parse(text)
+    except InvalidReference as exc:
         raise SelectionError(f"not an image reference: {exc}") from None
     if not reference.tag and not reference.digest:
         return Reference(repository=reference.repository, tag=matrix.tag if matrix else "latest")
@@ -67,9 +63,8 @@ def _verify_ref(text: str, matrix: Matrix | None) -> Reference:
 
 
 def _matrix_image(matrix: Matrix | None, reference: Reference) -> ImageSpec | None:
-    name = reference.repository.rsplit("/", 1)[-1]
-    if matrix is None or name not in matrix.names:
+    if matrix is None or reference.name not in matrix.names:
         return None
-    return matrix.image(name)
+    return matrix.image(reference.name)
 
 

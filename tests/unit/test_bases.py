@@ -1,0 +1,71 @@
+"""host/bases.py over a fake engine and shell: mmdebstrap's command line, what is pushed and
+published, and what a failure of one arch does."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from tests.unit.fakes import FakeDocker, RecordingShell, arch
+from xbuild.core.buildspec import Provenance
+from xbuild.core.matrix import BaseSpec
+from xbuild.core.refs import Reference
+from xbuild.core.results import ListStatus
+from xbuild.host.bases import base_contexts, mmdebstrap_argv, publish_base
+
+AMD64, ARM32, ARM64 = arch("amd64"), arch("arm32v7"), arch("arm64v8")
+BASE = BaseSpec(name=Reference.parse("debian:bookworm-slim"), suite="bookworm",
+                mirror="http://deb.debian.org/debian")
+NS = "127.0.0.1:5000/team"
+ORIGIN = Provenance(created="2026-01-01T00:00:00Z", revision="abc", source="https://x.org/r")
+
+
+def test_the_suite_and_mirrors_come_after_the_options_end() -> None:
+    argv = mmdebstrap_argv(BASE, ARM64, Path("/tmp/rootfs.tar"))
+    end = argv.index("--")
+    assert argv[end + 1:] == ["bookworm", "/tmp/rootfs.tar",
+                              "deb http://deb.debian.org/debian bookworm main",
+                              "deb http://deb.debian.org/debian bookworm-updates main"]
+    assert all(a.startswith("--") or a == "mmdebstrap" for a in argv[:end])
+    assert "--architectures=arm64" in argv
+
+
+def test_a_security_archive_adds_its_source() -> None:
+    secure = BaseSpec(name=BASE.name, suite="bookworm", mirror=BASE.mirror,
+                      security="http://deb.debian.org/debian-security")
+    assert mmdebstrap_argv(secure, AMD64, Path("r.tar"))[-1] == \
+        "deb http://deb.debian.org/debian-security bookworm-security main"
+
+
+def test_every_arch_bootstrapped_pushed_and_listed(tmp_path: Path) -> None:
+    docker, shell = FakeDocker(), RecordingShell()
+    result = publish_base(BASE, [ARM64, AMD64], NS, docker, shell, provenance=ORIGIN,
+                          log_dir=tmp_path, jobs=2)
+    assert result.status is ListStatus.PUBLISHED
+    assert sorted(c[0] for c in shell.commands) == ["mmdebstrap", "mmdebstrap"]
+    assert sorted(str(r.tag) for r in docker.requests) == [
+        f"{NS}/debian:bookworm-slim-amd64", f"{NS}/debian:bookworm-slim-arm64v8"]
+    assert all(dict(r.labels)["org.opencontainers.image.revision"] == "abc"
+               for r in docker.requests)
+    (listed,) = docker.lists
+    assert listed.ref == f"{NS}/debian:bookworm-slim"
+    assert [s.split("@")[0] for s in listed.sources] == [f"{NS}/debian"] * 2
+
+
+def test_one_failed_arch_withholds_the_list_and_names_the_arch(tmp_path: Path) -> None:
+    docker = FakeDocker()
+    shell = RecordingShell(fail={"--architectures=armhf"})
+    result = publish_base(BASE, [AMD64, ARM32], NS, docker, shell, provenance=ORIGIN,
+                          log_dir=tmp_path, jobs=1)
+    assert result.status is ListStatus.WITHHELD
+    assert "arm32v7" in result.detail and "mmdebstrap failed" in result.detail
+    assert docker.lists == []
+    assert [str(r.tag) for r in docker.requests] == [f"{NS}/debian:bookworm-slim-amd64"]
+
+
+def test_base_contexts_send_from_to_what_is_bootstrapped() -> None:
+    docker = FakeDocker(present={f"{NS}/debian:bookworm-slim-amd64"})
+    contexts, notes = base_contexts([BASE], [AMD64, ARM64], NS, docker)
+    assert contexts == {"amd64": (("debian:bookworm-slim",
+                                   f"docker-image://{NS}/debian:bookworm-slim-amd64"),)}
+    assert notes == [f"debian:bookworm-slim for arm64v8 is not bootstrapped in {NS} "
+                     "(run `xbuild bases`); the build will try to pull it"]

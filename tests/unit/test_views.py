@@ -1,0 +1,116 @@
+"""What a person reads: the summary as Markdown and as a grid, rendered rich or plain."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from rich.console import Console as RichConsole
+
+from tests.unit.reports import (
+    BASE_ARM64_FAILED,
+    FAILED_RUN,
+    RUN_DIR,
+    WITHHELD,
+    listed,
+    report,
+    result,
+)
+from xbuild.core.results import ListStatus, RunReport, Status
+from xbuild.output.console import Console, plain_row, rich_table
+from xbuild.output.views import summary_grid, summary_markdown
+
+# --- the Markdown summary ----------------------------------------------------------------
+
+
+def markdown_rows(markdown: str) -> list[list[str]]:
+    """The table's rows as cells, header first, the separator left out (`\\|` stays inside)."""
+    lines = [ln for ln in markdown.splitlines() if ln.startswith("|")]
+    assert re.fullmatch(r"\|(---\|)+", lines[1]), lines[1]
+    return [[cell.strip() for cell in re.split(r"(?<!\\)\|", ln)[1:-1]]
+            for ln in [lines[0], *lines[2:]]]
+
+
+def test_summary_markdown_one_row_per_image_one_column_per_arch() -> None:
+    markdown = summary_markdown(report(BASE_ARM64_FAILED, WITHHELD))
+    assert markdown.startswith("### xbuild\n\n")
+    header, *rows = markdown_rows(markdown)
+    assert header == ["image", "amd64", "arm32v7", "arm64v8", "manifest list"]
+    assert [row[0] for row in rows] == ["base", "lone", "child"]
+    assert all(len(row) == len(header) for row in rows)
+    cells = {row[0]: dict(zip(header, row, strict=True)) for row in rows}
+    assert cells["base"]["amd64"] == "pushed 12s"
+    assert cells["base"]["arm64v8"] == (f"failed<br>{FAILED_RUN}<br>"
+                                        "log: /runs/1/base-arm64v8.log")
+    assert cells["child"]["arm64v8"] == "skipped<br>parent base x arm64v8 failed"
+    assert cells["lone"]["arm32v7"] == ""  # lone is not built for arm32v7
+    assert cells["base"]["manifest list"] == "withheld not published: no arm64v8"
+    assert cells["lone"]["manifest list"] == "published"
+
+
+def test_summary_markdown_escapes_pipes() -> None:
+    detail = 'process "/bin/sh -c make | tee log" did not complete successfully'
+    markdown = summary_markdown(report(
+        {"lone-amd64": result("lone-amd64", Status.FAILED, detail)},
+        {"lone": listed("lone", ListStatus.WITHHELD, "a | b")}))
+    header, *rows = markdown_rows(markdown)
+    (lone,) = [row for row in rows if row[0] == "lone"]
+    assert len(lone) == len(header)
+    assert "make \\| tee log" in lone[1]
+    assert lone[-1] == "withheld a \\| b"
+
+
+def test_summary_markdown_without_lists() -> None:
+    plain = RunReport(targets=report().targets, lists=(), run_dir=RUN_DIR, seconds=1.0)
+    header, *rows = markdown_rows(summary_markdown(plain))
+    assert header[-1] == "manifest list"
+    assert [row[-1] for row in rows] == ["", "", ""]
+
+
+# --- the rich summary --------------------------------------------------------------------
+
+
+def rendered(report_: RunReport) -> str:
+    console = RichConsole(record=True, width=200, color_system=None)
+    console.print(rich_table(summary_grid(report_)))
+    return console.export_text()
+
+
+def test_summary_grid_renders_every_image_arch_and_list() -> None:
+    text = rendered(report())
+    assert "xbuild: 61s, logs in /runs/1" in text
+    for word in ("image", "amd64", "arm32v7", "arm64v8", "manifest list", "base", "lone",
+                 "child", "pushed 12s", "published"):
+        assert word in text
+
+
+def test_summary_grid_shows_failure_detail_and_log() -> None:
+    text = rendered(report(BASE_ARM64_FAILED, WITHHELD))
+    assert FAILED_RUN in text
+    assert "log: /runs/1/base-arm64v8.log" in text
+    assert "parent base x arm64v8 failed" in text
+    assert "not published: no arm64v8" in text
+    assert "log: /runs/1/child-arm64v8.log" not in text  # skipped: no log to read
+
+
+
+
+def test_off_a_terminal_each_row_is_one_line(monkeypatch: pytest.MonkeyPatch,
+                                             capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.delenv("FORCE_COLOR", raising=False)
+    monkeypatch.delenv("COLUMNS", raising=False)  # rich would wrap at 80 columns
+    console = Console()
+    assert not console.is_tty
+    console.grid(summary_grid(report(BASE_ARM64_FAILED, WITHHELD)))
+    lines = capsys.readouterr().err.splitlines()
+    assert lines[0] == "xbuild: 61s, logs in /runs/1"
+    assert lines[1] == ("base  amd64: pushed 12s; arm32v7: pushed 12s; arm64v8: failed — "
+                        f"{FAILED_RUN} — log: /runs/1/base-arm64v8.log; manifest list: "
+                        "withheld — not published: no arm64v8")
+    assert len(lines) == 4  # title and one line per image, however long
+
+
+def test_plain_row_leaves_empty_cells_out() -> None:
+    assert plain_row(("image", "amd64", "arm32v7"), ("lone", "pushed", "")) == \
+        "lone  amd64: pushed"
+    assert plain_row(("image", "amd64"), ("lone", "")) == "lone"

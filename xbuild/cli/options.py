@@ -1,0 +1,103 @@
+"""Every command-line option, declared once. A command names the options it takes and
+receives them as one frozen Options value, so no two commands repeat a declaration."""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import os
+from collections.abc import Callable
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from xbuild.core.platforms import ARCH_NAMES
+
+DEFAULT_JOBS = max(2, os.cpu_count() or 2)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Options:
+    """What the command line said; an option a command does not take keeps its default."""
+
+    images: list[str] | None = None
+    arch: list[str] | None = None
+    namespace: str | None = None
+    tag: str | None = None
+    mirror: str | None = None
+    into: Path | None = None
+    matrix: Path = Path("matrix.yml")
+    log_dir: Path = Path(".xbuild/runs")
+    jobs: int = DEFAULT_JOBS
+    parents: bool = True
+    push: bool = False
+    dry_run: bool = False
+    allow_partial: bool = False
+    verify: bool = False
+    install: bool = False
+    as_json: bool = False
+
+
+ArchOpt = Annotated[list[str] | None, typer.Option(
+    "--arch", "-a", help=f"Only these architectures (repeatable): {', '.join(ARCH_NAMES)}.",
+    show_default=False)]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON on stdout.")]
+DECLARED: dict[str, Any] = {
+    "images": Annotated[list[str] | None, typer.Argument(
+        help="Images to act on (default: all). A child brings its in-matrix parents along.",
+        show_default=False)],
+    "arch": ArchOpt,
+    "push": Annotated[bool, typer.Option(help="Push per-arch tags, then publish manifest lists.")],
+    "matrix": Annotated[Path, typer.Option("--matrix", "-f", help="The matrix file.")],
+    "namespace": Annotated[str | None, typer.Option(
+        help="Publish under this namespace instead of the matrix's, e.g. 127.0.0.1:5000/team.",
+        show_default=False)],
+    "tag": Annotated[str | None, typer.Option(help="Use this tag instead of the matrix's.",
+                                              show_default=False)],
+    "jobs": Annotated[int, typer.Option("--jobs", "-j", min=1, help=(
+        "Targets built at once (default: the number of CPUs, at least 2)."))],
+    "dry_run": Annotated[bool, typer.Option(help="Print the commands; run none.")],
+    "allow_partial": Annotated[bool, typer.Option(
+        help="Publish a manifest list over the arches that succeeded even if some failed.")],
+    "parents": Annotated[bool, typer.Option(
+        "--parents/--published-parents",
+        help="Build in-matrix parents of the selected images in this run, or take the "
+             "parents' per-arch tags already published.")],
+    "verify": Annotated[bool, typer.Option(
+        help="After publishing, verify each manifest list as `xbuild verify` does.")],
+    "log_dir": Annotated[Path, typer.Option(help="Where each run keeps its logs and record.")],
+    "mirror": Annotated[str | None, typer.Option(
+        envvar="XBUILD_MIRROR", show_default=False,
+        help="Fetch downloads from this mirror, laid out as <mirror>/<host>/<path> "
+             "(`xbuild fetch --into` writes that layout), instead of their own hosts.")],
+    "into": Annotated[Path | None, typer.Option(
+        help="Also copy every file into this folder as a mirror tree (<host>/<path>), "
+             "for a closed network's web server and XBUILD_MIRROR.", show_default=False)],
+    "install": Annotated[bool, typer.Option(
+        help="Register missing handlers from the host's qemu-user-static (needs root).")],
+    "as_json": JsonOpt,
+}
+_DEFAULTS = {f.name: f.default for f in fields(Options)}
+
+
+def takes(*names: str, **fixed: Any) -> Callable[[Callable[[Options], None]],
+                                                   Callable[..., None]]:
+    """Give a command `def cmd(o: Options)` the options `names` on its command line, in that
+    order; `fixed` values are set without being offered (as `all` fixes build's images)."""
+    unknown = set(names) - set(DECLARED)
+    assert not unknown, f"undeclared options: {unknown}"
+
+    def wrap(command: Callable[[Options], None]) -> Callable[..., None]:
+        def call(**given: Any) -> None:
+            command(Options(**given, **fixed))
+
+        call.__signature__ = inspect.Signature([  # type: ignore[attr-defined]
+            inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=_DEFAULTS[name],
+                              annotation=DECLARED[name]) for name in names])
+        call.__annotations__ = {name: DECLARED[name] for name in names}
+        return functools.update_wrapper(call, command, assigned=("__doc__", "__name__"),
+                                        updated=())
+
+    return wrap

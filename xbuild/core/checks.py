@@ -1,0 +1,200 @@
+"""Is every arch of an image what it claims? Pure judgments over gathered facts.
+
+Claims lie: a list entry can point at another arch's image, a config can name the wrong
+arch, a label can be copied across, and `uname -m` answers for the kernel, not the userspace.
+So each arch is judged on its list entry, its config, its label, a real run, the ELF header
+of its binaries (read without running them) and dpkg, each on its own.
+"""
+
+from __future__ import annotations
+
+import struct
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+from xbuild.core.platforms import ARCHES, Arch, Elf, Platform, arch_for_platform
+from xbuild.core.refs import Reference
+from xbuild.core.text import printable
+
+ELF_MAGIC = b"\x7fELF"
+
+
+class Verdict(StrEnum):
+    PASS = "pass"
+    FAIL = "fail"
+    NA = "n/a"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Check:
+    check: str
+    status: Verdict
+    observed: str = ""  # may come from the image under judgment: made printable here
+    expected: str = ""
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "observed", printable(self.observed))
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ListEntry:
+    platform: Platform
+    digest: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ImageConfig:
+    """What an image's config says: its platform, labels and how it starts."""
+
+    platform: Platform
+    labels: Mapping[str, str]
+    entrypoint: tuple[str, ...] = ()
+    cmd: tuple[str, ...] = ()
+    env: tuple[str, ...] = ()  # NAME=value
+
+    @property
+    def path(self) -> str:
+        found = [e.split("=", 1)[1] for e in self.env if e.startswith("PATH=")]
+        return found[0] if found else "/usr/bin:/bin"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ImageFacts:
+    """What one arch's image says about itself, and what its files are."""
+
+    platform: Platform  # from the image config
+    labels: Mapping[str, str]
+    binary: str = ""  # the binary whose ELF header was read
+    elf_head: bytes = b""
+    has_shell: bool = False
+    has_dpkg: bool = False
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ArchReport:
+    arch: Arch
+    digest: str
+    checks: tuple[Check, ...]
+
+    @property
+    def ok(self) -> bool:
+        return all(c.status is not Verdict.FAIL for c in self.checks)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Report:
+    ref: Reference
+    arches: tuple[ArchReport, ...]
+    warnings: tuple[str, ...] = field(default_factory=tuple)
+
+    @property
+    def ok(self) -> bool:
+        return all(a.ok for a in self.arches)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"ref": str(self.ref), "ok": self.ok, "warnings": list(self.warnings),
+                "arches": [{"arch": a.arch.name, "platform": str(a.arch.platform),
+                            "digest": a.digest, "ok": a.ok,
+                            "checks": [{"check": c.check, "status": str(c.status),
+                                        "observed": c.observed, "expected": c.expected}
+                                       for c in a.checks]}
+                           for a in self.arches]}
+
+
+def _verdict(ok: bool) -> Verdict:
+    return Verdict.PASS if ok else Verdict.FAIL
+
+
+def real_entries(entries: Sequence[ListEntry]) -> list[ListEntry]:
+    """Drop attestation manifests, which buildx lists as unknown/unknown."""
+    return [e for e in entries if e.platform.os != "unknown"]
+
+
+def match_entries(expected: Sequence[Arch], entries: Sequence[ListEntry]
+                  ) -> tuple[dict[str, ListEntry | None], list[str]]:
+    """Each expected arch's list entry (None when missing), and warnings for the extras."""
+    found = {a.name: next((e for e in entries if e.platform.same_as(a.platform)), None)
+             for a in expected}
+    extras = [e for e in real_entries(entries)
+              if not any(e.platform.same_as(a.platform) for a in expected)]
+    warnings = [printable(f"unexpected entry {e.platform} ({_arch_label(e.platform)}) "
+                          f"{e.digest[:19]}") for e in extras]
+    return found, warnings
+
+
+def _arch_label(platform: Platform) -> str:
+    arch = arch_for_platform(platform)
+    return arch.name if arch else "unknown arch"
+
+
+def check_list(arch: Arch, entry: ListEntry | None) -> Check:
+    if entry is None:
+        return Check(check="list", status=Verdict.FAIL, observed="no entry",
+                     expected=str(arch.platform))
+    return Check(check="list", status=Verdict.PASS, observed=str(entry.platform),
+                 expected=str(arch.platform))
+
+
+def check_config(arch: Arch, entry: ListEntry, facts: ImageFacts) -> Check:
+    ok = facts.platform.same_as(entry.platform) and facts.platform.same_as(arch.platform)
+    return Check(check="config", status=_verdict(ok), observed=str(facts.platform),
+                 expected=str(arch.platform))
+
+
+def check_label(arch: Arch, labels: Mapping[str, str]) -> Check:
+    label = labels.get("architecture")
+    if label is None:
+        return Check(check="label", status=Verdict.NA, observed="no architecture label")
+    return Check(check="label", status=_verdict(label == arch.name), observed=label,
+                 expected=arch.name)
+
+
+def parse_elf(head: bytes) -> Elf | None:
+    if len(head) < 20 or not head.startswith(ELF_MAGIC) or head[4] not in (1, 2):
+        return None
+    little = head[5] == 1
+    (machine,) = struct.unpack_from("<H" if little else ">H", head, 18)
+    return Elf(bits=32 if head[4] == 1 else 64, little_endian=little, machine=machine)
+
+
+def _describe_elf(elf: Elf) -> str:
+    arch = next((a.name for a in ARCHES if a.elf == elf), "unknown arch")
+    endian = "LSB" if elf.little_endian else "MSB"
+    return f"{arch} (ELF{elf.bits} {endian}, machine {elf.machine})"
+
+
+def check_elf(arch: Arch, facts: ImageFacts) -> Check:
+    elf = parse_elf(facts.elf_head)
+    if elf is None:
+        return Check(check="elf", status=Verdict.NA, observed="no ELF binary found")
+    return Check(check="elf", status=_verdict(elf == arch.elf),
+                 observed=f"{facts.binary}: {_describe_elf(elf)}",
+                 expected=_describe_elf(arch.elf))
+
+
+def check_run(arch: Arch, answer: str | None, elf_check: Check) -> Check:
+    """`arch` in a container. A 32-bit userspace on a 64-bit kernel may answer for the
+    kernel (armv8l, aarch64); that counts only when the ELF header proves the userspace."""
+    expected = " or ".join(arch.uname)
+    if answer is None:
+        return Check(check="run", status=Verdict.NA, observed="no shell to run `arch` with",
+                     expected=expected)
+    wider = answer in arch.uname_on_wider_kernel and elf_check.status is Verdict.PASS
+    return Check(check="run", status=_verdict(answer in arch.uname or wider), observed=answer,
+                 expected=expected)
+
+
+def check_dpkg(arch: Arch, answer: str | None) -> Check:
+    if answer is None:
+        return Check(check="dpkg", status=Verdict.NA, observed="no dpkg")
+    return Check(check="dpkg", status=_verdict(answer == arch.debian), observed=answer,
+                 expected=arch.debian)
+
+
+def check_smoke(name: str, exit_code: int, output: str) -> Check:
+    last = output.strip().splitlines()[-1:] or [""]
+    return Check(check=f"smoke:{name}", status=_verdict(exit_code == 0),
+                 observed=f"exit {exit_code}: {printable(last[0], 120)}", expected="exit 0")
+

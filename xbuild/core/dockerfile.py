@@ -1,0 +1,37 @@
+"""What xbuild reads in a Dockerfile without building it: its FROM lines and its labels."""
+
+from __future__ import annotations
+
+DESCRIPTION_LABEL = "org.opencontainers.image.description"
+
+
+def instructions(text: str) -> list[tuple[str, str]]:
+    """(INSTRUCTION, arguments) per instruction, continuation lines joined, comments dropped."""
+    found: list[tuple[str, str]] = []
+    pending = ""
+    for line in text.splitlines():
+        if not pending and line.lstrip().startswith("#"):
+            continue
+        pending += line.rstrip()
+        if pending.endswith("\\"):
+            pending = pending[:-1] + " "
+            continue
+        word, _, rest = pending.strip().partition(" ")
+        if word:
+            found.append((word.upper(), rest.strip()))
+        pending = ""
+    return found
+
+
+def bases(text: str) -> tuple[str, ...]:
+    """The image names of a Dockerfile's FROM lines (flags and `AS name` dropped)."""
+    found: list[str] = []
+    for word, rest in instructions(text):
+        if word == "FROM":
+            found += [w for w in rest.split() if not w.startswith("--")][:1]
+    return tuple(found)
+
+
+def labels_description(text: str) -> bool:
+    """Whether the Dockerfile sets its own `org.opencontainers.image.description`."""
+    return any(word == "LABEL" and DESCRIPTION_LABEL in rest for word, rest in instructions(text))

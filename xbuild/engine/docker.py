@@ -1,0 +1,349 @@
+"""The only module that talks to Docker, always through python-on-whales. Primitives only:
+build, lists, inspect, pull, export, run, remove. What they mean is decided elsewhere.
+
+`-v` echoes and `--dry-run` print exactly the command python-on-whales runs: the call is first
+made on a client whose "docker" is a shell that writes its argv down (NUL-separated, so
+quoting is exact) and runs nothing. That render happens only when someone reads it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import shlex
+import tempfile
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TextIO
+
+from python_on_whales import Container, DockerClient
+from python_on_whales.exceptions import DockerException
+
+from xbuild.core.buildspec import BuildRequest
+from xbuild.core.checks import ImageConfig, ListEntry
+from xbuild.core.errors import CommandFailed, EnvironmentProblem
+from xbuild.core.platforms import Platform
+from xbuild.core.refs import Reference
+from xbuild.core.smoke import Sandbox
+from xbuild.engine.retry import RetryPolicy, is_transient
+
+LineSink = Callable[[str], None]
+Call = Callable[[DockerClient], object]
+_RECORDER = 'printf "%s\\0" "$@" > "$0"'
+TIMED_OUT = 124  # the exit code `timeout` gives, for a container xbuild had to kill
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Built:
+    digest: str  # the pushed manifest's digest; the image's config digest when not pushed
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RunOutput:
+    exit_code: int
+    output: str
+
+
+def _said(exc: BaseException) -> str:
+    if isinstance(exc, CommandFailed):
+        return exc.output
+    if isinstance(exc, DockerException):
+        return f"{exc.stderr or ''}\n{exc.stdout or ''}"
+    return str(exc)
+
+
+def _first_line(text: str) -> str:
+    return next((ln for ln in text.splitlines() if ln.strip()), text).strip()
+
+
+def _platform(os: str | None, architecture: str | None, variant: str | None) -> Platform:
+    return Platform(os=os or "", architecture=architecture or "", variant=variant or "")
+
+
+class Docker:
+    """Docker and buildx through python-on-whales, with echo, dry-run and registry retries.
+
+    `echo` receives each command before it runs; None means nobody reads them, so none is
+    rendered (builds still write theirs into their log).
+    """
+
+    def __init__(self, *, echo: LineSink | None = None, dry_run: bool = False,
+                 retry: RetryPolicy | None = None) -> None:
+        self.echo = echo
+        self.dry_run = dry_run
+        self.retry = retry or RetryPolicy()
+        self._client = DockerClient()
+
+    # --- rendering -----------------------------------------------------------------------
+    def render(self, call: Call) -> str:
+        """The exact docker command python-on-whales would run for `call`."""
+        with tempfile.TemporaryDirectory(prefix="xbuild-cmd-") as tmp:
+            record = Path(tmp) / "argv"
+            recorder = DockerClient(client_call=["sh", "-c", _RECORDER, str(record), "docker"])
+            try:
+                result = call(recorder)
+                if isinstance(result, Iterator):
+                    for _ in result:
+                        pass
+            except ValueError:
+                pass  # python-on-whales parsing the recorder's empty output; argv is written
+            argv = record.read_bytes().split(b"\0")[:-1] if record.exists() else []
+        if not argv:
+            raise RuntimeError("python-on-whales ran no docker command to record")
+        return shlex.join(arg.decode(errors="replace") for arg in argv)
+
+    def _announce(self, call: Call, log: TextIO | None = None) -> str:
+        """Echo and log the command `call` runs; returns it ("" when nobody reads it)."""
+        if self.echo is None and log is None and not self.dry_run:
+            return ""
+        command = self.render(call)
+        if self.echo is not None:
+            self.echo(command)
+        if log is not None:
+            log.write(f"+ {command}\n")
+            log.flush()
+        return command
+
+    # --- builds --------------------------------------------------------------------------
+    def build(self, request: BuildRequest, log: TextIO, on_line: LineSink) -> Built:
+        """Build one image x arch (and push it when asked), retrying transient push errors."""
+        def attempt() -> Built:
+            return self._build_once(request, log, on_line)
+
+        if not request.push:
+            return attempt()
+        retrying = self.retry.retrying(
+            lambda exc: isinstance(exc, CommandFailed) and is_transient(exc.output),
+            lambda n, exc: self._note_retry(log, on_line, n, exc))
+        return retrying(attempt)
+
+    def _build_once(self, request: BuildRequest, log: TextIO, on_line: LineSink) -> Built:
+        with tempfile.TemporaryDirectory(prefix="xbuild-meta-") as tmp:
+            metadata = Path(tmp) / "metadata.json"
+
+            def call(client: DockerClient) -> object:
+                return client.buildx.build(
+                    request.context, file=request.dockerfile, platforms=[str(request.platform)],
+                    tags=[str(request.tag)], build_args=dict(request.build_args),
+                    labels=dict(request.labels), build_contexts=dict(request.contexts),
+                    push=request.push, load=not request.push, progress="plain",
+                    metadata_file=metadata, stream_logs=True)
+
+            command = self._announce(call, log)
+            if self.dry_run:
+                return Built(digest=f"<digest of {request.tag}>")
+            self._stream(call, command, log, on_line)
+            return Built(digest=_digest_from(metadata, push=request.push))
+
+    def _stream(self, call: Call, command: str, log: TextIO, on_line: LineSink) -> None:
+        seen: list[str] = []
+        try:
+            lines = call(self._client)
+            assert isinstance(lines, Iterator)
+            for line in lines:
+                log.write(line)
+                seen.append(line)
+                on_line(line.rstrip())
+        except DockerException as exc:
+            log.flush()
+            # The stream already carried stderr; keep its tail, which ends with the error.
+            raise CommandFailed(command, "".join(seen[-40:]) or _said(exc)) from exc
+        finally:
+            log.flush()
+
+    @staticmethod
+    def _note_retry(log: TextIO, on_line: LineSink, attempt: int, exc: BaseException) -> None:
+        message = f"transient registry error, retrying (attempt {attempt + 1}): {exc}"
+        log.write(f"xbuild: {message}\n")
+        on_line(message)
+
+    # --- manifest lists and the registry -------------------------------------------------
+    def create_list(self, ref: Reference, sources: Sequence[Reference],
+                    log: TextIO | None = None) -> None:
+        def call(client: DockerClient) -> object:
+            return client.buildx.imagetools.create(sources=[str(s) for s in sources],
+                                                   tags=[str(ref)])
+
+        command = self._announce(call, log)
+        if self.dry_run:
+            return
+
+        def attempt() -> None:
+            try:
+                call(self._client)
+            except DockerException as exc:
+                raise CommandFailed(command or f"imagetools create {ref}", _said(exc)) from exc
+
+        retrying = self.retry.retrying(
+            lambda exc: isinstance(exc, CommandFailed) and is_transient(exc.output),
+            lambda n, exc: self._echo(f"# transient registry error, retry {n + 1}: {exc}"))
+        retrying(attempt)
+
+    def _echo(self, line: str) -> None:
+        if self.echo is not None:
+            self.echo(line)
+
+    def list_entries(self, ref: Reference) -> list[ListEntry] | None:
+        """Every entry of a published manifest list; None when `ref` is a single image."""
+        def call(client: DockerClient) -> object:
+            return client.buildx.imagetools.inspect(str(ref))
+
+        command = self._announce(call)
+        try:
+            manifest = self._client.buildx.imagetools.inspect(str(ref))
+        except DockerException as exc:
+            raise CommandFailed(command or f"imagetools inspect {ref}", _said(exc)) from exc
+        if manifest.manifests is None:
+            return None
+        return [ListEntry(platform=_platform(*(((e.platform.os, e.platform.architecture,
+                                                 e.platform.variant)) if e.platform
+                                               else (None, None, None))),
+                          digest=e.digest or "") for e in manifest.manifests]
+
+    def remote_exists(self, ref: Reference) -> bool:
+        """Whether the registry has `ref`; False only when it says not found."""
+        def call(client: DockerClient) -> object:
+            return client.buildx.imagetools.inspect(str(ref))
+
+        command = self._announce(call)
+        try:
+            call(self._client)
+        except DockerException as exc:
+            output = _said(exc)
+            if "not found" in output.lower():
+                return False
+            raise CommandFailed(command or f"imagetools inspect {ref}", output) from exc
+        return True
+
+    # --- images --------------------------------------------------------------------------
+    def pull(self, ref: Reference) -> bool:
+        """Pull `ref`; True when this call brought it here (so its caller removes it)."""
+        self._echo(f"docker pull --quiet {ref}")
+        try:
+            pulled_here = not self._client.image.exists(str(ref))
+            self._client.image.pull(str(ref), quiet=True)
+        except DockerException as exc:
+            raise CommandFailed(f"docker pull {ref}", _said(exc)) from exc
+        return pulled_here
+
+    def image_config(self, ref: Reference) -> ImageConfig:
+        try:
+            image = self._client.image.inspect(str(ref))
+        except DockerException as exc:
+            raise CommandFailed(f"docker image inspect {ref}", _said(exc)) from exc
+        config = image.config
+        return ImageConfig(platform=_platform(image.os, image.architecture, image.variant),
+                           labels=dict(config.labels or {}),
+                           entrypoint=tuple(config.entrypoint or ()),
+                           cmd=tuple(config.cmd or ()), env=tuple(config.env or ()))
+
+    def export(self, ref: Reference, output: Path, *, max_bytes: int) -> None:
+        """Write `ref`'s files to `output` as a tar, from a container that never starts.
+
+        The docker CLI writes under `ulimit -f`, so an image larger than `max_bytes` fails
+        with CommandFailed instead of filling the disk.
+        """
+        self._echo(f"docker container create {ref} && docker export -o {output}")
+        blocks = max(1, max_bytes // 512)
+        capped = DockerClient(client_call=["sh", "-c", f'ulimit -f {blocks} && exec "$0" "$@"',
+                                           "docker"])
+        try:
+            # No --platform: the engine would refuse an image whose config names another
+            # arch, which is what verify judges.
+            container = self._client.container.create(str(ref), ["/xbuild-never-runs"],
+                                                      networks=["none"])
+        except DockerException as exc:
+            raise CommandFailed(f"docker container create {ref}", _said(exc)) from exc
+        try:
+            capped.container.export(container, output)
+        except DockerException as exc:
+            raise CommandFailed(f"docker export {ref}",
+                                f"{_said(exc).strip()}\nexport stopped: larger than "
+                                f"{max_bytes // 2**20} MiB?") from exc
+        finally:
+            with contextlib.suppress(DockerException):
+                self._client.container.remove(container, force=True)
+
+    def remove_image(self, ref: Reference) -> None:
+        self._echo(f"docker image rm {ref}")
+        with contextlib.suppress(DockerException):  # already gone, or in use by another
+            self._client.image.remove(str(ref), force=True)
+
+    def image_exists(self, ref: Reference) -> bool:
+        return bool(self._client.image.exists(str(ref)))
+
+    # --- containers ----------------------------------------------------------------------
+    def run(self, image: Reference, command: Sequence[str], *, platform: Platform,
+            sandbox: Sandbox, entrypoint: str | None = None) -> RunOutput:
+        """Run a throwaway container inside `sandbox`: no network, no capabilities beyond
+        those it grants, memory and pids capped, killed at its timeout, then removed."""
+        def call(client: DockerClient) -> Container:
+            return client.run(str(image), list(command), platform=str(platform), detach=True,
+                              networks=["none"], pull="never", entrypoint=entrypoint,
+                              cap_drop=["ALL"], cap_add=list(sandbox.capabilities),
+                              security_options=["no-new-privileges"], memory=sandbox.memory,
+                              pids_limit=sandbox.pids)
+
+        self._announce(call)
+        if self.dry_run:
+            return RunOutput(exit_code=0, output="")
+        try:
+            container = call(self._client)
+        except DockerException as exc:
+            return RunOutput(exit_code=exc.return_code, output=_said(exc).strip())
+        try:
+            code = self._wait(container, sandbox.timeout)
+            output = str(self._client.container.logs(container, tail=sandbox.tail)).strip()
+        except DockerException as exc:
+            return RunOutput(exit_code=exc.return_code or 1, output=_said(exc).strip())
+        finally:
+            with contextlib.suppress(DockerException):
+                self._client.container.remove(container, force=True)
+        if code is None:
+            return RunOutput(exit_code=TIMED_OUT,
+                             output=f"{output}\ntimed out after {sandbox.timeout:.0f}s")
+        return RunOutput(exit_code=code, output=output)
+
+    def _wait(self, container: Container, timeout: float) -> int | None:
+        """The container's exit code, or None when it had to be killed at `timeout`."""
+        codes: list[int] = []
+        waiter = threading.Thread(
+            target=lambda: codes.append(self._client.container.wait(container)), daemon=True)
+        waiter.start()
+        waiter.join(timeout)
+        if codes:
+            return codes[0]
+        with contextlib.suppress(DockerException):
+            self._client.container.kill(container)
+        waiter.join(10)
+        return None
+
+    # --- the engine ----------------------------------------------------------------------
+    def server_version(self) -> str:
+        try:
+            return str(self._client.version().server.version)  # type: ignore[union-attr]
+        except DockerException as exc:
+            raise EnvironmentProblem(
+                "cannot reach the Docker engine: " + _first_line(_said(exc))
+                + " (start it, e.g. `bash ci/host-setup.sh`)") from exc
+
+    def buildx_version(self) -> str:
+        try:
+            return str(self._client.buildx.version()).split()[1]
+        except DockerException as exc:
+            raise EnvironmentProblem("docker buildx is missing or broken: "
+                                     + _first_line(_said(exc))) from exc
+
+    def builder_driver(self) -> str:
+        try:
+            return str(self._client.buildx.inspect().driver)
+        except DockerException as exc:
+            raise EnvironmentProblem("no buildx builder: " + _first_line(_said(exc))) from exc
+
+
+def _digest_from(metadata: Path, *, push: bool) -> str:
+    data = json.loads(metadata.read_text())
+    key = "containerimage.digest" if push else "containerimage.config.digest"
+    return str(data.get(key) or data["containerimage.digest"])

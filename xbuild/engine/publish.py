@@ -1,0 +1,60 @@
+"""Manifest lists: published only when every arch made it, unless partial lists are allowed."""
+
+from __future__ import annotations
+
+import functools
+import io
+from collections.abc import Sequence
+from typing import Protocol, TextIO
+
+from xbuild.core.errors import CommandFailed
+from xbuild.core.plan import ManifestList
+from xbuild.core.platforms import Arch
+from xbuild.core.refs import Reference
+from xbuild.core.results import ListResult, ListStatus
+from xbuild.engine.retry import short_error
+
+
+class ListEngine(Protocol):
+    dry_run: bool
+
+    def create_list(self, ref: Reference, sources: Sequence[Reference],
+                    log: TextIO | None = None) -> None: ...
+
+
+class RegistryReader(ListEngine, Protocol):
+    def remote_exists(self, ref: Reference) -> bool: ...
+
+
+def publish_one(manifest: ManifestList, good: Sequence[tuple[Arch, Reference]],
+                lacking: Sequence[str], engine: ListEngine, *, allow_partial: bool,
+                log: TextIO | None = None) -> ListResult:
+    """Publish `manifest` over `good` (arch, source ref); `lacking` names the arches missing."""
+    result = functools.partial(ListResult, manifest=manifest,
+                               available=tuple(str(arch.platform) for arch, _ in good))
+    if lacking and (not allow_partial or not good):
+        return result(status=ListStatus.WITHHELD, detail=f"not published: no {', '.join(lacking)}")
+    try:
+        engine.create_list(manifest.ref, [source for _, source in good], log)
+    except CommandFailed as exc:
+        return result(status=ListStatus.FAILED, detail=short_error(exc.output))
+    platforms = tuple(str(arch.platform) for arch, _ in good)
+    if engine.dry_run:
+        return result(status=ListStatus.DRY_RUN, platforms=platforms)
+    if lacking:
+        return result(status=ListStatus.PARTIAL, platforms=platforms,
+                      detail=f"--allow-partial: without {', '.join(lacking)}")
+    return result(status=ListStatus.PUBLISHED, platforms=platforms)
+
+
+def publish_lists(lists: Sequence[ManifestList], registry: RegistryReader, *,
+                  allow_partial: bool) -> list[ListResult]:
+    """The merge step: lists from per-arch tags that earlier runs (or runners) pushed."""
+    results = []
+    for manifest in lists:
+        present = [(arch, ref) for arch, ref in manifest.entries
+                   if registry.dry_run or registry.remote_exists(ref)]
+        lacking = [arch.name for arch, ref in manifest.entries if (arch, ref) not in present]
+        results.append(publish_one(manifest, present, lacking, registry,
+                                   allow_partial=allow_partial, log=io.StringIO()))
+    return results

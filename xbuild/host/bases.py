@@ -1,0 +1,121 @@
+"""Base images bootstrapped from a Debian mirror with mmdebstrap, so no registry is needed.
+
+`xbuild bases` publishes `<ns>/debian:bookworm-slim-<arch>` and the list
+`<ns>/debian:bookworm-slim`; builds then resolve `FROM debian:bookworm-slim` to them through
+named build contexts.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Callable, Iterable, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Protocol, TextIO
+
+from xbuild.core.buildspec import BuildRequest, Pairs, Provenance, base_request, image_source
+from xbuild.core.errors import CommandFailed
+from xbuild.core.matrix import BaseSpec
+from xbuild.core.plan import ManifestList
+from xbuild.core.platforms import Arch, sort_key
+from xbuild.core.refs import Reference
+from xbuild.core.results import ListResult
+from xbuild.engine.docker import Built
+from xbuild.engine.publish import RegistryReader, publish_one
+from xbuild.engine.retry import short_error
+from xbuild.host.cmd import Shell
+
+# What Debian's -slim images leave out; copyright files stay.
+SLIM_DPKG_OPTIONS = (
+    "path-exclude=/usr/share/man/*", "path-exclude=/usr/share/info/*",
+    "path-exclude=/usr/share/locale/*", "path-exclude=/usr/share/doc/*",
+    "path-include=/usr/share/doc/*/copyright",
+)
+_DOCKERFILE = 'FROM scratch\nADD rootfs.tar /\nCMD ["bash"]\n'
+BOOTSTRAP_TIMEOUT = 3600.0
+
+
+class BaseEngine(RegistryReader, Protocol):
+    def build(self, request: BuildRequest, log: TextIO,
+              on_line: Callable[[str], None]) -> Built: ...
+
+
+def mmdebstrap_argv(base: BaseSpec, arch: Arch, output: Path) -> list[str]:
+    """Options first, then `--`: matrix.yml's suite and mirrors can only be positional."""
+    sources = [f"deb {base.mirror} {base.suite} main",
+               f"deb {base.mirror} {base.suite}-updates main"]
+    if base.security:
+        sources.append(f"deb {base.security} {base.suite}-security main")
+    return ["mmdebstrap", "--variant=minbase", f"--architectures={arch.debian}",
+            "--format=tar", *(f"--dpkgopt={o}" for o in SLIM_DPKG_OPTIONS),
+            '--aptopt=Acquire::Languages "none"',
+            '--customize-hook=rm -rf "$1"/var/lib/apt/lists/*',
+            "--", base.suite, str(output), *sources]
+
+
+def _publish_arch(base: BaseSpec, arch: Arch, namespace: str, docker: BaseEngine,
+                  shell: Shell, *, provenance: Provenance, log_dir: Path) -> Reference:
+    """Bootstrap and push one base for one arch; returns the pushed image, by digest."""
+    log_path = log_dir / f"{base.name.name}-{base.name.tag}-{arch.name}.log"
+    with tempfile.TemporaryDirectory(prefix="xbuild-base-") as tmp:
+        workdir = Path(tmp)
+        shell.run(mmdebstrap_argv(base, arch, workdir / "rootfs.tar"), output=log_path,
+                  timeout=BOOTSTRAP_TIMEOUT)
+        (workdir / "Dockerfile").write_text(_DOCKERFILE)
+        request = base_request(base, arch, namespace=namespace, workdir=workdir,
+                               provenance=provenance)
+        with log_path.open("a", encoding="utf-8") as log:
+            built = docker.build(request, log, lambda _line: None)
+        return request.tag.pinned(built.digest)
+
+
+def publish_base(base: BaseSpec, arches: Iterable[Arch], namespace: str, docker: BaseEngine,
+                 shell: Shell, *, provenance: Provenance, log_dir: Path,
+                 jobs: int) -> ListResult:
+    arches = sorted(set(arches), key=sort_key)
+    log_dir.mkdir(parents=True, exist_ok=True)
+    with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
+        futures = {a: pool.submit(_publish_arch, base, a, namespace, docker, shell,
+                                  provenance=provenance, log_dir=log_dir) for a in arches}
+    good, lacking = [], []
+    for arch, future in futures.items():
+        try:
+            good.append((arch, future.result()))
+        except CommandFailed as exc:
+            lacking.append(f"{arch} ({short_error(exc.output)})")
+    listed = base.published(namespace)
+    manifest = ManifestList(image=str(base.name), ref=listed,
+                            entries=tuple((a, listed.per_arch(a)) for a in arches))
+    return publish_one(manifest, good, lacking, docker, allow_partial=False)
+
+
+def base_contexts(bases: Iterable[BaseSpec], arches: Iterable[Arch], namespace: str,
+                  docker: RegistryReader) -> tuple[dict[str, Pairs], list[str]]:
+    """Per arch, the named contexts that send `FROM <base>` to a bootstrapped base.
+
+    Returns them with notes on the bases that are not bootstrapped in `namespace` (those
+    builds will try to pull the base as usual).
+    """
+    contexts: dict[str, list[tuple[str, str]]] = {}
+    notes = []
+    for base in bases:
+        for arch in arches:
+            ref = base.published(namespace).per_arch(arch)
+            if _present(docker, ref):
+                contexts.setdefault(arch.name, []).append((str(base.name), image_source(ref)))
+            else:
+                notes.append(f"{base.name} for {arch} is not bootstrapped in {namespace} "
+                             "(run `xbuild bases`); the build will try to pull it")
+    return {arch: tuple(pairs) for arch, pairs in contexts.items()}, notes
+
+
+def _present(docker: RegistryReader, ref: Reference) -> bool:
+    try:
+        return docker.remote_exists(ref)
+    except CommandFailed:
+        return False  # an unreachable registry holds nothing we can use
+
+
+def describe(contexts: Mapping[str, Pairs]) -> list[str]:
+    return [f"{arch}: FROM {name} -> {source.removeprefix('docker-image://')}"
+            for arch, pairs in sorted(contexts.items()) for name, source in pairs]

@@ -1,0 +1,146 @@
+"""Fetch a download into the cache, once: by sha256, retried, optionally from a mirror.
+
+The cache is content-addressed (`<cache>/downloads/sha256/<hex>`), so a file already there
+under its pinned or locked checksum costs no network at all, which is what a closed network
+needs on its second run.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import http.client
+import os
+import shutil
+import socket
+import tempfile
+import urllib.error
+import urllib.request
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from xbuild import __version__
+from xbuild.core.downloads import Source, mirrored
+from xbuild.core.errors import FetchError
+from xbuild.engine.retry import RetryPolicy
+
+# SourceForge answers browsers with an HTML "your download will start" page and wget-like
+# agents with the file itself; saying we are wget-compatible gets the file.
+USER_AGENT = f"Wget/1.21 (compatible; xbuild/{__version__})"
+_CHUNK = 1 << 20
+_RETRIED_STATUS = {408, 429, 500, 502, 503, 504}
+
+
+@dataclass(frozen=True, slots=True)
+class Fetched:
+    url: str  # where it came from (the mirror's URL when a mirror is used)
+    path: Path  # the cached file
+    sha256: str
+    cached: bool  # no network was needed
+    first_seen: bool  # no checksum was pinned or locked: this one must be recorded
+
+
+def _is_transient(exc: BaseException) -> bool:
+    if isinstance(exc, urllib.error.HTTPError):
+        return exc.code in _RETRIED_STATUS
+    if isinstance(exc, urllib.error.URLError):
+        return not isinstance(exc.reason, socket.gaierror)  # an unknown host stays unknown
+    return isinstance(exc, TimeoutError | ConnectionError | http.client.IncompleteRead)
+
+
+def _reason(exc: BaseException) -> str:
+    if isinstance(exc, urllib.error.HTTPError):
+        return f"HTTP {exc.code} {exc.reason}"
+    if isinstance(exc, urllib.error.URLError):
+        reason = exc.reason
+        text = reason.strerror if isinstance(reason, OSError) and reason.strerror else reason
+        return f"unreachable ({text})"
+    return f"{type(exc).__name__}: {exc}"
+
+
+@dataclass(slots=True)
+class Fetcher:
+    cache: Path  # xbuild's cache folder; downloads go under downloads/sha256
+    mirror: str | None = None
+    retry: RetryPolicy = field(default_factory=RetryPolicy)
+    timeout: float = 60.0  # seconds without a byte before an attempt is given up
+    on_retry: Callable[[str], None] = lambda _line: None
+
+    @property
+    def store(self) -> Path:
+        return self.cache / "downloads" / "sha256"
+
+    def fetch(self, source: Source) -> Fetched:
+        if source.sha256 and (hit := self._cached(source.sha256)):
+            return Fetched(url=source.url, path=hit, sha256=source.sha256, cached=True,
+                           first_seen=False)
+        where = mirrored(source.url, self.mirror)
+        partial, digest = self._download(where)
+        if source.sha256 and digest != source.sha256:
+            partial.unlink()
+            raise FetchError(where, f"checksum mismatch: got sha256 {digest}, but "
+                                    f"{source.pinned_in} requires {source.sha256}")
+        final = self.store / digest
+        partial.replace(final)
+        return Fetched(url=where, path=final, sha256=digest, cached=False,
+                       first_seen=source.sha256 is None)
+
+    def _cached(self, sha256: str) -> Path | None:
+        path = self.store / sha256
+        if not path.is_file():
+            return None
+        if _sha256_of(path) == sha256:
+            return path
+        path.unlink()  # damaged on disk: fetch it again rather than build from it
+        return None
+
+    def _download(self, url: str) -> tuple[Path, str]:
+        def note(attempt: int, exc: BaseException) -> None:
+            self.on_retry(f"{url}: {_reason(exc)}; attempt {attempt + 1} of "
+                          f"{self.retry.attempts}")
+
+        try:
+            for attempt in self.retry.retrying(_is_transient, note):
+                with attempt:
+                    return self._download_once(url)
+        except (OSError, http.client.HTTPException, ValueError) as exc:
+            raise FetchError(url, _reason(exc)) from None
+        raise AssertionError("unreachable: tenacity reraises the last error")
+
+    def _download_once(self, url: str) -> tuple[Path, str]:
+        self.store.mkdir(parents=True, exist_ok=True)
+        request = urllib.request.Request(url, headers={"User-Agent": USER_AGENT})
+        with urllib.request.urlopen(request, timeout=self.timeout) as response:
+            kind = response.headers.get("Content-Type", "")
+            if kind.startswith("text/html"):
+                raise FetchError(url, "got an HTML page, not the file (a download site's "
+                                      "landing page? give the file's direct URL)")
+            handle, name = tempfile.mkstemp(dir=self.store, prefix=".partial-")
+            digest = hashlib.sha256()
+            try:
+                with os.fdopen(handle, "wb") as out:
+                    while chunk := response.read(_CHUNK):
+                        digest.update(chunk)
+                        out.write(chunk)
+            except BaseException:
+                Path(name).unlink(missing_ok=True)
+                raise
+        return Path(name), digest.hexdigest()
+
+
+def _sha256_of(path: Path) -> str:
+    with path.open("rb") as handle:
+        return hashlib.file_digest(handle, "sha256").hexdigest()
+
+
+def stage(files: list[tuple[str, Path]], folder: Path) -> Path:
+    """A build context holding each cached file under the name its Dockerfile copies."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, cached in files:
+        target = folder / name
+        target.unlink(missing_ok=True)
+        try:
+            os.link(cached, target)  # no copy of a large zip per arch when one filesystem
+        except OSError:
+            shutil.copyfile(cached, target)
+    return folder

@@ -1,0 +1,116 @@
+"""The run's download phase: every URL fetched once, staged per build, locks updated.
+
+A failed download fails only the images that need it; the rest of the matrix goes on.
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections import defaultdict
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from xbuild.core.downloads import CONTEXT_NAME, Need, mirror_path, read_lock, render_lock
+from xbuild.core.errors import FetchError
+from xbuild.host.fetch import Fetched, Fetcher, stage
+
+Say = Callable[[str], None]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Prefetched:
+    contexts: dict[str, tuple[tuple[str, str], ...]] = field(default_factory=dict)  # by key
+    failed: dict[str, str] = field(default_factory=dict)  # image -> one-line reason
+    files: dict[str, Path] = field(default_factory=dict)  # URL -> the cached file
+    recorded: tuple[Path, ...] = ()  # lock files that gained a first-seen checksum
+    staging: Path | None = None  # remove after the run
+
+    def cleanup(self) -> None:
+        if self.staging is not None:
+            shutil.rmtree(self.staging, ignore_errors=True)
+
+
+def prefetch(wanted: Sequence[Need], fetcher: Fetcher, staging: Path, say: Say,
+             *, dry_run: bool = False, jobs: int = 4) -> Prefetched:
+    if not wanted:
+        return Prefetched()
+    if dry_run:
+        for need in wanted:
+            say(f"would fetch {need.source.url} for {_images(need)}")
+        return Prefetched(contexts=_contexts(wanted, staging))
+    outcomes = _fetch_all(wanted, fetcher, say, jobs)
+    failed = {image: f"download failed: {outcome}"
+              for need, outcome in zip(wanted, outcomes, strict=True)
+              if isinstance(outcome, FetchError) for image in _image_names(need)}
+    files: dict[str, list[tuple[str, Path]]] = defaultdict(list)
+    for need, outcome in zip(wanted, outcomes, strict=True):
+        if isinstance(outcome, Fetched):
+            for image, key, name in need.users:
+                if image not in failed:
+                    files[key].append((name, outcome.path))
+    for key, staged in files.items():
+        stage(staged, staging / key)
+    return Prefetched(contexts=_contexts(wanted, staging, only=set(files)), failed=failed,
+                      files={need.source.url: outcome.path
+                             for need, outcome in zip(wanted, outcomes, strict=True)
+                             if isinstance(outcome, Fetched)},
+                      recorded=_record_first_seen(wanted, outcomes, say), staging=staging)
+
+
+def write_mirror(files: dict[str, Path], root: Path) -> list[Path]:
+    """Copy fetched files into a mirror tree that XBUILD_MIRROR=<its URL> serves."""
+    written = []
+    for url, cached in sorted(files.items()):
+        target = root / mirror_path(url)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(cached, target)
+        written.append(target)
+    return written
+
+
+def _fetch_all(wanted: Sequence[Need], fetcher: Fetcher, say: Say,
+               jobs: int) -> list[Fetched | FetchError]:
+    def one(need: Need) -> Fetched | FetchError:
+        try:
+            fetched = fetcher.fetch(need.source)
+        except FetchError as exc:
+            say(f"✗ {exc}")
+            return exc
+        how = "cached" if fetched.cached else f"fetched from {fetched.url}"
+        size = fetched.path.stat().st_size / 1e6
+        say(f"✓ {need.source.url} ({size:.1f} MB, {how}) for {_images(need)}")
+        return fetched
+
+    with ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="xbuild-fetch") as pool:
+        return list(pool.map(one, wanted))
+
+
+def _record_first_seen(wanted: Sequence[Need], outcomes: Sequence[Fetched | FetchError],
+                       say: Say) -> tuple[Path, ...]:
+    by_lock: dict[Path, dict[str, str]] = defaultdict(dict)
+    for need, outcome in zip(wanted, outcomes, strict=True):
+        if isinstance(outcome, Fetched) and outcome.first_seen:
+            for lock_path in need.lock_paths:
+                by_lock[lock_path][need.source.url] = outcome.sha256
+    for lock_path, entries in by_lock.items():
+        lock_path.write_text(render_lock({**read_lock(lock_path), **entries}), encoding="utf-8")
+        say(f"recorded {len(entries)} first-seen checksum(s) in {lock_path}: commit it, "
+            "so later runs require the same files")
+    return tuple(by_lock)
+
+
+def _contexts(wanted: Sequence[Need], staging: Path,
+              only: set[str] | None = None) -> dict[str, tuple[tuple[str, str], ...]]:
+    keys = {key for need in wanted for _, key, _ in need.users}
+    return {key: ((CONTEXT_NAME, str(staging / key)),) for key in sorted(keys)
+            if only is None or key in only}
+
+
+def _image_names(need: Need) -> list[str]:
+    return list(dict.fromkeys(image for image, _, _ in need.users))
+
+
+def _images(need: Need) -> str:
+    return ", ".join(_image_names(need))

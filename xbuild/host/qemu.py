@@ -1,0 +1,93 @@
+"""Can this host run containers of each arch? binfmt_misc handlers, and a real run to prove it.
+
+A handler that binfmt tools report as registered is not enough (some report success and
+leave nothing working), so every check ends by running `arch` in a container of that arch.
+"""
+
+from __future__ import annotations
+
+import platform as host_platform
+import shutil
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Protocol
+
+from xbuild.core.emulation import ArchStatus, Handler, handler_problem, judge_answer, parse_handler
+from xbuild.core.errors import CommandFailed, EnvironmentProblem
+from xbuild.core.platforms import Arch, Platform, arch_for_uname, sort_key
+from xbuild.core.refs import Reference
+from xbuild.core.smoke import PROBE, Sandbox
+from xbuild.engine.docker import RunOutput
+from xbuild.host.cmd import Shell
+from xbuild.host.probe import ProbeBuilder, ensure_probe
+
+BINFMT_DIR = Path("/proc/sys/fs/binfmt_misc")
+
+
+class ProbeRunner(ProbeBuilder, Protocol):
+    def run(self, image: Reference, command: Sequence[str], *, platform: Platform,
+            sandbox: Sandbox, entrypoint: str | None = None) -> RunOutput: ...
+
+
+def read_handler(arch: Arch, root: Path = BINFMT_DIR) -> Handler | None:
+    try:
+        return parse_handler(arch.qemu, (root / arch.qemu).read_text())
+    except OSError:
+        return None
+
+
+def host_arch() -> Arch | None:
+    return arch_for_uname(host_platform.machine())
+
+
+def check(arches: Iterable[Arch], docker: ProbeRunner, cache: Path, shell: Shell,
+          root: Path = BINFMT_DIR) -> list[ArchStatus]:
+    """Per arch: native, or a handler with the F flag and a probe container that runs."""
+    native = host_arch()
+    statuses = []
+    for arch in sorted(set(arches), key=sort_key):
+        handler = read_handler(arch, root)
+        if arch == native:  # needs no QEMU, and no probe image to prove it
+            statuses.append(ArchStatus(arch=arch, native=True, handler=handler))
+            continue
+        problem, answer = handler_problem(arch, handler), ""
+        if not problem:
+            probe = docker.run(ensure_probe(arch, docker, cache, shell),
+                               ["/bin/busybox", "arch"], platform=arch.platform, sandbox=PROBE)
+            answer = probe.output.strip()
+            problem = (judge_answer(arch, answer) if probe.exit_code == 0
+                       else f"a {arch} container does not run: {probe.output or probe.exit_code}")
+        statuses.append(ArchStatus(arch=arch, native=False, handler=handler, answer=answer,
+                                   problem=problem))
+    return statuses
+
+
+def require(statuses: Sequence[ArchStatus]) -> None:
+    bad = [s for s in statuses if not s.ok]
+    if bad:
+        raise EnvironmentProblem("cannot run " + "; ".join(f"{s.arch}: {s.problem}" for s in bad)
+                                 + " (try `xbuild qemu --install`)")
+
+
+def install(arches: Iterable[Arch], shell: Shell, root: Path = BINFMT_DIR) -> list[str]:
+    """Register the host's qemu-user-static handlers that are missing; returns what it did."""
+    done = []
+    if not (root / "register").exists():
+        _run(shell, ["mount", "-t", "binfmt_misc", "binfmt_misc", str(root)], "mount binfmt_misc")
+        done.append(f"mounted binfmt_misc on {root}")
+    if shutil.which("update-binfmts") is None:
+        raise EnvironmentProblem("update-binfmts is missing: install Debian's qemu-user-static "
+                                 "and binfmt-support (ci/host-setup.sh does)")
+    native = host_arch()
+    for arch in sorted(set(arches) - {native}, key=sort_key):
+        if read_handler(arch, root) is None:
+            _run(shell, ["update-binfmts", "--import", arch.qemu], f"register {arch.qemu}")
+            done.append(f"registered {arch.qemu}")
+    return done
+
+
+def _run(shell: Shell, argv: list[str], what: str) -> None:
+    try:
+        shell.run(argv, timeout=60)
+    except CommandFailed as exc:
+        raise EnvironmentProblem(f"cannot {what}: {exc} (run as root)") from None

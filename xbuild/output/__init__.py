@@ -1,0 +1,1 @@
+"""What a person reads: the console on stderr, progress, tables. Never what a program parses."""

@@ -1,0 +1,135 @@
+"""Plans, results, verdicts and host checks as grids: what a person reads, never what a
+program parses (that is --json)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from xbuild.core.checks import Report, Verdict
+from xbuild.core.emulation import ArchStatus
+from xbuild.core.plan import Plan
+from xbuild.core.platforms import sort_key
+from xbuild.core.results import RunReport, Status, TargetResult
+from xbuild.output.console import Grid, markdown_table
+
+
+def plan_grid(plan: Plan) -> Grid:
+    rows: list[tuple[tuple[str, ...], str | None]] = []
+    sections = []
+    for level, targets in enumerate(plan.levels()):
+        for t in targets:
+            source = t.parent_published or (f"{t.parent} (this run)" if t.parent else "")
+            rows.append(((str(level), str(t.ref), str(t.arch.platform), str(source)), None))
+        sections.append(len(rows) - 1)
+    return Grid(title=f"{len(plan.targets)} targets in {len(plan.levels())} levels",
+                headers=("level", "tag", "platform", "parent"), rows=tuple(rows),
+                sections=tuple(sections))
+
+
+def manifests_grid(plan: Plan) -> Grid:
+    rows = tuple(((str(m.ref), ", ".join(str(a.platform) for a, _ in m.entries)), None)
+                 for m in plan.manifests)
+    return Grid(title=f"{len(plan.manifests)} manifest lists", headers=("list", "platforms"),
+                rows=rows)
+
+
+def _cells(report: RunReport) -> tuple[list[str], list[str], dict[tuple[str, str], TargetResult]]:
+    images = list(dict.fromkeys(r.target.image for r in report.targets))
+    arches = sorted({r.target.arch for r in report.targets}, key=sort_key)
+    cells = {(r.target.image, r.target.arch.name): r for r in report.targets}
+    return images, [a.name for a in arches], cells
+
+
+def _cell_text(result: TargetResult | None) -> str:
+    if result is None:
+        return ""
+    text = f"{result.status}"
+    if result.seconds:
+        text += f" {result.seconds:.0f}s"
+    if result.detail:
+        text += "\n" + result.detail
+    if result.status is Status.FAILED and result.log:
+        text += f"\nlog: {result.log}"
+    return text
+
+
+def _summary_rows(report: RunReport, list_sep: str) -> tuple[list[str], list[list[str]]]:
+    images, arches, cells = _cells(report)
+    lists = {r.manifest.image: r for r in report.lists}
+    rows = []
+    for image in images:
+        row = [image, *(_cell_text(cells.get((image, arch))) for arch in arches)]
+        listed = lists.get(image)
+        row.append(f"{listed.status}" + (f"{list_sep}{listed.detail}" if listed.detail else "")
+                   if listed else "")
+        rows.append(row)
+    return ["image", *arches, "manifest list"], rows
+
+
+def summary_grid(report: RunReport) -> Grid:
+    headers, rows = _summary_rows(report, "\n")
+    return Grid(title=f"xbuild: {report.seconds:.0f}s, logs in {report.run_dir}",
+                headers=tuple(headers), rows=tuple((tuple(r), None) for r in rows),
+                lines_between=True)
+
+
+def summary_markdown(report: RunReport) -> str:
+    headers, rows = _summary_rows(report, " ")
+    cells = [[cell.replace("\n", "<br>") for cell in row] for row in rows]
+    return "### xbuild\n\n" + markdown_table(headers, cells)
+
+
+_VERDICT_MARK = {Verdict.PASS: "✓", Verdict.FAIL: "✗", Verdict.NA: "n/a"}
+
+
+def verify_grid(report: Report) -> Grid:
+    names = list(dict.fromkeys(c.check for a in report.arches for c in a.checks))
+    verdict = "verified" if report.ok else "NOT verified"
+    rows = []
+    for arch in report.arches:
+        checks = {c.check: c for c in arch.checks}
+        cells = [arch.arch.name]
+        for name in names:
+            check = checks.get(name)
+            if check is None:
+                cells.append("")
+                continue
+            shown = "" if check.status is Verdict.NA else check.observed
+            text = f"{_VERDICT_MARK[check.status]} {shown}".strip()
+            if check.status is Verdict.FAIL and check.expected:
+                text += f"\n(expected {check.expected})"
+            cells.append(text)
+        rows.append((tuple(cells), None if arch.ok else "red"))
+    return Grid(title=f"{report.ref}: {verdict}", headers=("arch", *names), rows=tuple(rows),
+                lines_between=True)
+
+
+def verify_failures(report: Report) -> list[str]:
+    """One line per failed check, naming the arch and the check, whatever the table width."""
+    lines = []
+    for arch in report.arches:
+        for check in arch.checks:
+            if check.status is Verdict.FAIL:
+                expected = f" (expected {check.expected})" if check.expected else ""
+                lines.append(f"✗ {report.ref} {arch.arch.name} {check.check}: "
+                             f"{check.observed}{expected}")
+    return lines
+
+
+def doctor_grid(rows: Sequence[tuple[str, bool, str]]) -> Grid:
+    return Grid(title="xbuild doctor", headers=("check", "", "detail"),
+                rows=tuple(((what, "✓" if ok else "✗", detail), None if ok else "red")
+                           for what, ok, detail in rows))
+
+
+def qemu_grid(statuses: Sequence[ArchStatus]) -> Grid:
+    rows = []
+    for s in statuses:
+        handler = "native" if s.native else (s.handler.interpreter if s.handler else "missing")
+        flags = s.handler.flags if s.handler and not s.native else ""
+        cells = (s.arch.name, str(s.arch.platform), handler, flags, s.answer,
+                 "✓" if s.ok else f"✗ {s.problem}")
+        rows.append((cells, None if s.ok else "red"))
+    return Grid(title="QEMU per architecture",
+                headers=("arch", "platform", "binfmt handler", "flags", "`arch` answers", ""),
+                rows=tuple(rows))

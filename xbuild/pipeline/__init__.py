@@ -1,0 +1,1 @@
+"""Each command's steps, in order, and the run record they leave behind."""

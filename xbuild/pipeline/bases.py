@@ -1,0 +1,36 @@
+"""`xbuild bases`: bootstrap the matrix's Debian bases per arch and publish them as lists."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+from xbuild.core.errors import NothingToDo
+from xbuild.core.matrix import Matrix
+from xbuild.core.platforms import Arch
+from xbuild.core.results import ListResult
+from xbuild.host import bases
+from xbuild.host.vcs import provenance
+from xbuild.output.console import Console
+from xbuild.pipeline.tools import Tools, new_run_dir, tools
+
+
+def publish_bases(matrix: Matrix, *, arches: Sequence[Arch], namespace: str | None, jobs: int,
+                  dry_run: bool, log_dir: Path, console: Console,
+                  kit: Tools | None = None) -> list[ListResult]:
+    if not matrix.bases:
+        raise NothingToDo(f"{matrix.path}: declares no bases (see README.md, matrix.yml)")
+    kit = kit or tools(console, dry_run=dry_run)
+    run_dir = new_run_dir(log_dir)
+    origin = provenance(matrix.path.parent, kit.shell)
+    results = []
+    for base in matrix.bases:
+        console.note(f"bootstrapping {base.name} for {', '.join(a.name for a in arches)} "
+                     f"(logs in {run_dir})")
+        result = bases.publish_base(base, arches or matrix.all_arches,
+                                    namespace or matrix.namespace, kit.docker, kit.shell,
+                                    provenance=origin, log_dir=run_dir, jobs=jobs)
+        console.list_result(str(result.manifest.ref), result.status, result.detail,
+                            result.status.ok)
+        results.append(result)
+    return results
