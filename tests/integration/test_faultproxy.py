@@ -9,7 +9,10 @@ from __future__ import annotations
 import hashlib
 import http.client
 import json
+import os
+import shutil
 import subprocess
+import time
 import urllib.parse
 import uuid
 from collections import Counter
@@ -225,6 +228,7 @@ def test_docker_push_retries_a_blob_upload_after_a_503(registry: LocalRegistry,
 
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
 OCI_INDEX = "application/vnd.oci.image.index.v1+json"
+DOCKER_LIST = "application/vnd.docker.distribution.manifest.list.v2+json"
 RESET = "reset"  # what a client sees of a cut, before or after
 
 
@@ -503,3 +507,117 @@ def test_manifest_answers_log_what_was_visible_even_when_cut(registry: LocalRegi
         ("PUT", OCI_MANIFEST, False, None), ("HEAD", OCI_MANIFEST, False, None)]
     # The side read for the HEAD is not a request of the client's.
     assert proxy.count(path_regex=r"/manifests/sha256:") == 0
+
+
+# -- a realistic run: what BuildKit and the daemon do under 20% faults --------------------
+
+REALISTIC_RATE = 0.2
+PUSH_ATTEMPTS = 10
+CREATE_ATTEMPTS = 40  # imagetools create makes ~12 requests: at 20% few attempts get through
+# buildx platform, tag suffix, the busybox-<TARGETARCH><TARGETVARIANT> the Dockerfile copies
+PLATFORMS = [("linux/amd64", "amd64"), ("linux/arm64", "arm64v8"), ("linux/arm/v7", "arm32v7")]
+ERROR_CLASSES = {  # what a failed attempt's last ERROR line says, by a phrase in it
+    "503": "503 Service Unavailable",
+    "reset": "connection reset by peer",
+    "manifest unknown": "manifest unknown",
+    "EOF": "EOF",
+}
+
+
+@dataclass
+class Step:
+    name: str
+    attempts: int = 0
+    succeeded: bool = False
+    seconds: float = 0.0
+    errors: list[str] | None = None
+
+
+def error_line(output: str) -> str:
+    lines = [line for line in output.splitlines() if "ERROR" in line]
+    return lines[-1].strip() if lines else (output.strip().splitlines() or ["(no output)"])[-1]
+
+
+def error_class(line: str) -> str:
+    return next((name for name, phrase in ERROR_CLASSES.items() if phrase in line), "other")
+
+
+def until_done(name: str, argv: list[str], attempts: int) -> Step:
+    step = Step(name, errors=[])
+    started = time.monotonic()
+    while step.attempts < attempts and not step.succeeded:
+        step.attempts += 1
+        done = subprocess.run(argv, capture_output=True, text=True, check=False, timeout=600)
+        step.succeeded = done.returncode == 0
+        if not step.succeeded:
+            assert step.errors is not None
+            step.errors.append(error_line(done.stderr))
+    step.seconds = round(time.monotonic() - started, 1)
+    return step
+
+
+@pytest.mark.slow
+def test_multi_arch_push_through_20_percent_faults(
+        registry: LocalRegistry, busybox: dict[str, Path], tmp_path: Path) -> None:
+    """Per-arch `buildx build --push` and `imagetools create` as xbuild runs them, each
+    step re-run until it succeeds (or gives up), through a proxy failing 20% of requests.
+
+    Reports (JSON, printed, and written to $XBUILD_FAULT_REPORT when set) what BuildKit and
+    the daemon printed and how many attempts and requests it took. Their success is not
+    asserted; what is: faults of every kind happened, and no index was ever visible under
+    the list's tag with other than the three arches.
+    """
+    seed = int(os.environ.get("XBUILD_FAULT_SEED", "2024"))
+    context = tmp_path / "context"
+    context.mkdir()
+    for suffix, binary in busybox.items():
+        shutil.copy2(binary, context / f"busybox-{suffix}")
+    (context / "Dockerfile").write_text(
+        "FROM scratch\nARG TARGETARCH\nARG TARGETVARIANT\n"
+        "COPY busybox-${TARGETARCH}${TARGETVARIANT} /bin/busybox\n")
+    faults = RandomFaults(rate=REALISTIC_RATE, seed=seed)
+    repository = f"xbuild-support/faulty-{uuid.uuid4().hex[:8]}"
+    with fault_proxy(registry.address, random_faults=faults) as proxy:
+        ref = f"{proxy.host}/{repository}"
+        steps = [until_done(f"push t-{arch}",
+                            ["docker", "buildx", "build", "--platform", platform, "--push",
+                             "--progress", "plain", "--tag", f"{ref}:t-{arch}", str(context)],
+                            PUSH_ATTEMPTS)
+                 for platform, arch in PLATFORMS]
+        pushed = all(step.succeeded for step in steps)
+        if pushed:
+            steps.append(until_done(
+                "imagetools create t",
+                ["docker", "buildx", "imagetools", "create", "--tag", f"{ref}:t",
+                 *(f"{ref}:t-{arch}" for _, arch in PLATFORMS)],
+                CREATE_ATTEMPTS))
+        seen, log, views = proxy.seen, proxy.log, proxy.manifests(r"/manifests/t$")
+        by_kind, by_method = proxy.faults_by_kind(), proxy.faults_by_method()
+    for _, arch in PLATFORMS:
+        docker("image", "rm", "--force", f"{ref}:t-{arch}")
+    errors = Counter(error_class(e) for step in steps for e in step.errors or [])
+    report = {
+        "seed": seed, "rate": REALISTIC_RATE, "requests": seen,
+        "faults": {str(kind): n for kind, n in sorted(by_kind.items())},
+        "faults_by_method": {f"{k} {m}": n for (k, m), n in sorted(by_method.items())},
+        "error_classes": dict(errors),
+        "steps": [step.__dict__ for step in steps],
+        "list_answers": [(v.method, v.delivered, v.platforms) for v in views],
+    }
+    text = json.dumps(report, indent=2)
+    print(text)
+    if os.environ.get("XBUILD_FAULT_REPORT"):
+        Path(os.environ["XBUILD_FAULT_REPORT"]).write_text(text + "\n")
+    assert seen == len(log)  # every request got its answer (or its cut)
+    assert set(by_kind) == set(FaultKind), by_kind
+    three = ("linux/amd64", "linux/arm/v7", "linux/arm64")
+    assert all(tuple(sorted(v.platforms or ())) == three for v in views), views
+    if pushed and steps[-1].succeeded:
+        index = request(registry.address, "GET", f"/v2/{repository}/manifests/t",
+                        headers={"Accept": f"{OCI_INDEX}, {DOCKER_LIST}"})
+        assert index.status == 200, index.body
+        platforms = sorted("/".join(filter(None, (m["platform"]["os"],
+                                                  m["platform"]["architecture"],
+                                                  m["platform"].get("variant"))))
+                           for m in json.loads(index.body)["manifests"])
+        assert tuple(platforms) == three
