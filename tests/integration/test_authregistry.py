@@ -28,9 +28,11 @@ from tests.support.authregistry import (
     docker_logout,
     logged_in,
     registry_login,
+    require,
     restore_config,
     stored_auths,
 )
+from tests.support.faultproxy import fault_proxy
 
 pytestmark = pytest.mark.integration
 __all__ = ["auth_registry", "registry_login"]  # fixtures, imported for pytest
@@ -229,3 +231,36 @@ def test_ci_is_set_for_any_true_value(monkeypatch: pytest.MonkeyPatch, value: st
                                       expected: bool) -> None:
     monkeypatch.setitem(os.environ, "CI", value)
     assert ci_is_set() is expected
+
+
+def test_a_fault_proxy_in_front_passes_the_login_through(
+        auth_registry: AuthRegistry, image: str, empty_config: Path) -> None:
+    with fault_proxy(auth_registry.host) as proxy:
+        ref = image.replace(auth_registry.host, proxy.host, 1)
+        assert docker("tag", image, ref).returncode == 0
+        try:
+            refused = docker("--config", empty_config, "push", ref)
+            with logged_in(auth_registry, config_dir=empty_config, host=proxy.host):
+                pushed = docker("--config", empty_config, "push", ref)
+        finally:
+            docker("image", "rm", ref)
+        answers = proxy.manifests(r"/manifests/t$")
+    assert refused.returncode != 0
+    assert "no basic auth credentials" in refused.stderr
+    assert pushed.returncode == 0, pushed.stderr
+    assert proxy.count(status=401) >= 1  # the challenge came through the proxy
+    assert proxy.count(method="PUT", path_regex="/manifests/") == 1
+    assert [(a.method, a.status) for a in answers] == [("PUT", 201)]
+    assert status_of(auth_registry, "HEAD", manifest_target(image)) == 200
+
+
+@pytest.mark.parametrize(("value", "outcome"), [
+    ("1", pytest.fail.Exception), ("True", pytest.fail.Exception),
+    ("", pytest.skip.Exception), ("false", pytest.skip.Exception),
+])
+def test_something_missing_fails_under_ci_and_skips_elsewhere(
+        monkeypatch: pytest.MonkeyPatch, value: str, outcome: type[BaseException]) -> None:
+    monkeypatch.setitem(os.environ, "CI", value)
+    require(None)  # nothing missing: neither
+    with pytest.raises(outcome, match="docker-registry"):
+        require("docker-registry")

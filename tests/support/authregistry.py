@@ -235,12 +235,13 @@ def _docker(docker: str, config_dir: Path | None, *args: str,
 
 
 def docker_login(registry: AuthRegistry, *, config_dir: Path | None = None,
-                 docker: str = "docker",
-                 password: str | None = None) -> subprocess.CompletedProcess[str]:
+                 docker: str = "docker", password: str | None = None,
+                 host: str | None = None) -> subprocess.CompletedProcess[str]:
     """``docker login`` to ``registry``, the password on stdin (``password`` overrides the
-    registry's, e.g. to try a wrong one). Returns the finished process; check returncode."""
+    registry's, e.g. to try a wrong one; ``host`` the address, e.g. a fault proxy's in front
+    of it). Returns the finished process; check its returncode."""
     return _docker(docker, config_dir, "login", "--username", registry.username,
-                   "--password-stdin", registry.host,
+                   "--password-stdin", host or registry.host,
                    stdin=registry.password if password is None else password)
 
 
@@ -308,20 +309,22 @@ def restore_config(path: Path, before: bytes | None, host: str) -> None:
 
 @contextlib.contextmanager
 def logged_in(registry: AuthRegistry, *, config_dir: Path | None = None,
-              docker: str = "docker") -> Iterator[Path]:
-    """Logged in to ``registry`` for the duration; yields the config.json path. On exit:
-    ``docker logout`` and config.json restored (see :func:`restore_config`)."""
+              docker: str = "docker", host: str | None = None) -> Iterator[Path]:
+    """Logged in to ``registry`` (at ``host``, e.g. a fault proxy in front of it, when
+    given) for the duration; yields the config.json path. On exit: ``docker logout`` and
+    config.json restored (see :func:`restore_config`)."""
+    host = host or registry.host
     path = config_folder(config_dir) / "config.json"
     before = path.read_bytes() if path.exists() else None
     try:
-        login = docker_login(registry, config_dir=config_dir, docker=docker)
+        login = docker_login(registry, config_dir=config_dir, docker=docker, host=host)
         if login.returncode != 0:
             output = (login.stdout + login.stderr).replace(registry.password, "<password>")
-            raise RegistryProblem(f"docker login {registry.host} failed: {output.strip()}")
+            raise RegistryProblem(f"docker login {host} failed: {output.strip()}")
         yield path
     finally:
-        docker_logout(registry.host, config_dir=config_dir, docker=docker)
-        restore_config(path, before, registry.host)
+        docker_logout(host, config_dir=config_dir, docker=docker)
+        restore_config(path, before, host)
 
 
 # -- fixtures -----------------------------------------------------------------------------
