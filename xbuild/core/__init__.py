@@ -1,0 +1,1 @@
+"""The pure core of xbuild: no docker, no processes, standard library only."""
