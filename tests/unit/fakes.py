@@ -16,25 +16,25 @@ import struct
 import tarfile
 import threading
 import time
-from collections.abc import Callable, Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
+from xbuild.core.answers import Built, ImageConfig, ListEntry, Published, RunOutput
 from xbuild.core.buildspec import BuildRequest
-from xbuild.core.checks import ImageConfig, ListEntry
-from xbuild.core.errors import CommandFailed
+from xbuild.core.errors import CommandFailed, RegistryError
 from xbuild.core.plan import Plan, Target
 from xbuild.core.platforms import Arch, Platform, arch_named
 from xbuild.core.refs import Reference
 from xbuild.core.results import ListResult, RunReport, TargetResult
 from xbuild.core.smoke import Sandbox
 from xbuild.engine.audit import Inspector
-from xbuild.engine.docker import Built, RunOutput
 from xbuild.engine.publish import ListEngine
 from xbuild.engine.runner import Engine, Reporter, RunOptions, run_plan
 from xbuild.host.bases import BaseEngine
 from xbuild.host.cmd import Completed, Shell
+from xbuild.host.published import TagReader
 from xbuild.host.qemu import ProbeRunner
 
 RUN_FAILURE = 'ERROR: failed to solve: process "/bin/sh -c false" did not complete ' \
@@ -223,11 +223,10 @@ class FakeDocker(FakeEngine):
 
     def __init__(self, *, images: dict[str, FakeImage] | None = None,
                  lists: dict[str, list[ListEntry] | None] | None = None,
-                 present: Collection[str] = (), **engine: Any) -> None:
+                 **engine: Any) -> None:
         super().__init__(**engine)
         self.images = images or {}  # by pinned ref, repository@digest
         self.published = lists or {}  # list ref -> entries (None: a single image)
-        self.present = set(present)  # refs remote_exists answers True for
         self.runs: list[RunCall] = []
         self.pulled: list[str] = []
         self.removed: list[str] = []
@@ -237,9 +236,6 @@ class FakeDocker(FakeEngine):
         if str(ref) not in self.published:
             raise CommandFailed(f"imagetools inspect {ref}", f"ERROR: {ref}: not found")
         return self.published[str(ref)]
-
-    def remote_exists(self, ref: Reference) -> bool:
-        return str(ref) in self.present or str(ref) in self.published
 
     def pull(self, ref: Reference) -> bool:
         if str(ref) not in self.images:
@@ -325,3 +321,30 @@ class RecordingShell(Shell):
                 output.write_text("boom\n")
             raise CommandFailed(" ".join(argv), f"{argv[0]} failed (exit 1); see {output}")
         return Completed(exit_code=0, stdout="", stderr="")
+
+
+class FakeRegistry:
+    """Answers tag reads from a dict; every read is counted. Refs in `broken` fail."""
+
+    def __init__(self, tags: Mapping[str, Published] | None = None,
+                 broken: Collection[str] = ()) -> None:
+        self.tags = dict(tags or {})
+        self.broken = frozenset(broken)
+        self.reads: list[str] = []
+
+    def read_all(self, refs: Iterable[Reference], jobs: int = 8
+                 ) -> tuple[dict[str, Published | None], dict[str, RegistryError]]:
+        answers: dict[str, Published | None] = {}
+        failures: dict[str, RegistryError] = {}
+        for ref in dict.fromkeys(refs):
+            self.reads.append(str(ref))
+            if str(ref) in self.broken:
+                failures[str(ref)] = RegistryError(f"cannot read {ref}: connection refused")
+            else:
+                answers[str(ref)] = self.tags.get(str(ref))
+        return answers, failures
+
+
+def _registry_conforms(registry: FakeRegistry) -> TagReader:
+    """Never called: mypy checks here that FakeRegistry stands in for TagReader."""
+    return registry

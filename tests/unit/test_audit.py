@@ -8,7 +8,8 @@ import re
 import pytest
 
 from tests.unit.fakes import FakeDocker, FakeImage, arch, elf_head
-from xbuild.core.checks import ListEntry, Verdict
+from xbuild.core.answers import ListEntry
+from xbuild.core.checks import Verdict
 from xbuild.core.errors import ExitCode, NotAList, RegistryError
 from xbuild.core.refs import Reference
 from xbuild.core.smoke import PROBE, SmokeTest

@@ -10,7 +10,7 @@ from xbuild.core.buildspec import Provenance
 from xbuild.core.matrix import BaseSpec
 from xbuild.core.refs import Reference
 from xbuild.core.results import ListStatus
-from xbuild.host.bases import base_contexts, mmdebstrap_argv, publish_base
+from xbuild.host.bases import mmdebstrap_argv, publish_base
 
 AMD64, ARM32, ARM64 = arch("amd64"), arch("arm32v7"), arch("arm64v8")
 BASE = BaseSpec(name=Reference.parse("debian:bookworm-slim"), suite="bookworm",
@@ -60,12 +60,3 @@ def test_one_failed_arch_withholds_the_list_and_names_the_arch(tmp_path: Path) -
     assert "arm32v7" in result.detail and "mmdebstrap failed" in result.detail
     assert docker.lists == []
     assert [str(r.tag) for r in docker.requests] == [f"{NS}/debian:bookworm-slim-amd64"]
-
-
-def test_base_contexts_send_from_to_what_is_bootstrapped() -> None:
-    docker = FakeDocker(present={f"{NS}/debian:bookworm-slim-amd64"})
-    contexts, notes = base_contexts([BASE], [AMD64, ARM64], NS, docker)
-    assert contexts == {"amd64": (("debian:bookworm-slim",
-                                   f"docker-image://{NS}/debian:bookworm-slim-amd64"),)}
-    assert notes == [f"debian:bookworm-slim for arm64v8 is not bootstrapped in {NS} "
-                     "(run `xbuild bases`); the build will try to pull it"]

@@ -1,5 +1,5 @@
-"""The pipeline's steps over a fake engine and shell: what `build --verify` shows, the record
-it always leaves, and the exit code `bases` gives."""
+"""The pipeline's steps over a fake engine, shell and registry: what is up to date, what
+`build --verify` refuses and says, the records it always leaves, and `bases`' exit code."""
 
 from __future__ import annotations
 
@@ -10,12 +10,21 @@ from typing import Any
 
 import pytest
 
-from tests.unit.fakes import FakeDocker, FakeImage, RecordingShell, arch, digest_for, elf_head
-from xbuild.core.checks import ListEntry
-from xbuild.core.errors import ExitCode, RegistryError, exit_code
+from tests.unit.fakes import (
+    FakeDocker,
+    FakeImage,
+    FakeRegistry,
+    RecordingShell,
+    arch,
+    digest_for,
+    elf_head,
+)
+from xbuild.core.answers import Published
+from xbuild.core.buildspec import IDENTITY_LABEL
+from xbuild.core.errors import ExitCode, exit_code
 from xbuild.core.matrix import load_matrix
 from xbuild.core.plan import make_plan
-from xbuild.core.results import push_outcomes
+from xbuild.core.results import ListStatus, Status, push_outcomes
 from xbuild.output.console import Console
 from xbuild.pipeline.bases import publish_bases
 from xbuild.pipeline.build import BuildSettings, build
@@ -23,13 +32,15 @@ from xbuild.pipeline.tools import Tools
 
 AMD64, ARM64 = arch("amd64"), arch("arm64v8")
 NS = "127.0.0.1:5000/ns"
+REF = f"{NS}/orthanc:latest-amd64"
+DIGEST = digest_for(REF)  # what FakeDocker answers for a build of REF
 
 
 @pytest.fixture
 def one_image(write_matrix: Callable[..., Path], matrix_doc: dict[str, Any]) -> Path:
     matrix_doc["architectures"] = ["amd64"]
     matrix_doc["images"] = {"orthanc": {"context": "images/orthanc"}}
-    return write_matrix(matrix_doc)
+    return write_matrix(matrix_doc, dockerfiles={"orthanc": "FROM scratch\nCOPY . /\n"})
 
 
 def honest_amd64() -> FakeImage:
@@ -38,8 +49,10 @@ def honest_amd64() -> FakeImage:
                      answers={"arch": (0, "x86_64")})
 
 
-def kit(docker: FakeDocker, shell: RecordingShell | None = None) -> Tools:
-    return Tools(console=Console(), docker=docker, shell=shell or RecordingShell())
+def kit(docker: FakeDocker, shell: RecordingShell | None = None,
+        registry: FakeRegistry | None = None) -> Tools:
+    return Tools(console=Console(), docker=docker, shell=shell or RecordingShell(),
+                 registry=registry or FakeRegistry())
 
 
 def settings(tmp_path: Path, **changes: Any) -> BuildSettings:
@@ -47,33 +60,51 @@ def settings(tmp_path: Path, **changes: Any) -> BuildSettings:
                             "log_dir": tmp_path / "runs", **changes})
 
 
-def test_build_verify_shows_the_warnings_xbuild_verify_shows(
+def test_build_verify_refuses_the_list_of_a_lying_image_and_says_why(
         one_image: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     matrix = load_matrix(one_image)
-    plan = make_plan(matrix, namespace=NS)
-    digest = digest_for(f"{NS}/orthanc:latest-amd64")
-    docker = FakeDocker(images={f"{NS}/orthanc@{digest}": honest_amd64()}, lists={
-        f"{NS}/orthanc:latest": [ListEntry(platform=AMD64.platform, digest=digest),
-                                 ListEntry(platform=ARM64.platform, digest="sha256:" + "e" * 64)]})
-    report = build(matrix, plan, settings(tmp_path), Console(), kit=kit(docker))
-    assert report.verified is True
-    assert "xbuild: warning: unexpected entry linux/arm64/v8 (arm64v8)" in capsys.readouterr().err
+    lying = honest_amd64()
+    lying.files["/bin/busybox"] = elf_head(ARM64)
+    docker = FakeDocker(images={f"{NS}/orthanc@{DIGEST}": lying})
+    report = build(matrix, make_plan(matrix, namespace=NS), settings(tmp_path), Console(),
+                   kit=kit(docker))
+    assert report.exit_code == ExitCode.VERIFY
+    (listed,) = report.lists
+    assert listed.status is ListStatus.REFUSED
+    assert listed.detail == "not published: verification failed: amd64 elf"
+    assert docker.lists == []  # nothing was published
+    err = capsys.readouterr().err
+    assert f"✗ {NS}/orthanc:latest amd64 elf: /bin/sh: arm64v8" in err  # as xbuild verify says
 
 
-def test_the_record_is_written_even_when_verification_fails_to_read_the_list(
+def test_build_verify_publishes_what_passes(one_image: Path, tmp_path: Path) -> None:
+    matrix = load_matrix(one_image)
+    docker = FakeDocker(images={f"{NS}/orthanc@{DIGEST}": honest_amd64()})
+    report = build(matrix, make_plan(matrix, namespace=NS), settings(tmp_path), Console(),
+                   kit=kit(docker))
+    assert (report.exit_code, report.verified) == (ExitCode.OK, True)
+    assert [c.ref for c in docker.lists] == [f"{NS}/orthanc:latest"]
+
+
+def explode(*_args: object, **_kwargs: object) -> None:
+    raise RuntimeError("the registry went away")
+
+
+def test_a_surprise_while_publishing_fails_the_list_and_the_records_say_what_was_pushed(
         one_image: Path, tmp_path: Path) -> None:
     matrix = load_matrix(one_image)
-    docker = FakeDocker()  # lists nothing: reading the list back fails
-    with pytest.raises(RegistryError):
-        build(matrix, make_plan(matrix, namespace=NS), settings(tmp_path), Console(),
-              kit=kit(docker))
-    (record,) = (tmp_path / "runs").glob("*/summary.json")
-    data = json.loads(record.read_text())
-    assert [(t["tag"], t["status"]) for t in data["targets"]] == [
-        (f"{NS}/orthanc:latest-amd64", "pushed")]
-    assert [(entry["ref"], entry["status"]) for entry in data["lists"]] == [
-        (f"{NS}/orthanc:latest", "published")]
-    assert data["verified"] is None
+    docker = FakeDocker()
+    docker.create_list = explode  # type: ignore[method-assign]
+    report = build(matrix, make_plan(matrix, namespace=NS), settings(tmp_path, verify=False),
+                   Console(), kit=kit(docker))
+    assert report.exit_code == ExitCode.PARTIAL
+    (summary,) = (tmp_path / "runs").glob("*/summary.json")
+    data = json.loads(summary.read_text())
+    assert [(t["tag"], t["status"]) for t in data["targets"]] == [(REF, "pushed")]
+    assert [(entry["status"], entry["detail"]) for entry in data["lists"]] == [
+        ("failed", "internal error: RuntimeError: the registry went away")]
+    built = json.loads(summary.with_name("build-record.json").read_text())
+    assert [(t["target"], t["digest"]) for t in built["targets"]] == [("orthanc-amd64", DIGEST)]
     assert not list((tmp_path / "runs").glob("*/*.partial"))
 
 
@@ -84,6 +115,56 @@ def test_a_build_leaves_its_record_and_no_staged_downloads(one_image: Path,
                    Console(), kit=kit(FakeDocker()))
     assert json.loads((report.run_dir / "summary.json").read_text())["exit_code"] == 0
     assert not (report.run_dir / "downloads").exists()
+
+
+def published_as_built(tmp_path: Path, matrix_path: Path) -> FakeRegistry:
+    """A registry holding what a first build pushed: the image with its identity, the list."""
+    matrix = load_matrix(matrix_path)
+    first = build(matrix, make_plan(matrix, namespace=NS), settings(tmp_path, verify=False),
+                  Console(), kit=kit(FakeDocker()))
+    record = json.loads(first.run_dir.joinpath("build-record.json").read_text())
+    label = record["targets"][0]["identity"]
+    assert label.startswith("sha256:")
+    return FakeRegistry({REF: Published(digest=DIGEST, labels={IDENTITY_LABEL: label}),
+                         f"{NS}/orthanc:latest": Published(digest="sha256:" + "1" * 64,
+                                                           entries=frozenset({DIGEST}))})
+
+
+def test_a_no_op_rerun_builds_nothing_pushes_nothing_and_runs_no_container(
+        one_image: Path, tmp_path: Path) -> None:
+    registry = published_as_built(tmp_path, one_image)
+    matrix = load_matrix(one_image)
+    docker = FakeDocker()
+    again = build(matrix, make_plan(matrix, namespace=NS), settings(tmp_path), Console(),
+                  kit=kit(docker, registry=registry))
+    assert [(r.status, r.digest) for r in again.targets] == [(Status.UP_TO_DATE, DIGEST)]
+    assert [r.status for r in again.lists] == [ListStatus.UP_TO_DATE]
+    assert (docker.requests, docker.lists, docker.runs) == ([], [], [])
+    assert again.exit_code == ExitCode.OK
+
+
+@pytest.mark.parametrize("rebuild", [frozenset({"*"}), frozenset({"orthanc"})],
+                         ids=["everything", "the-image"])
+def test_rebuild_builds_what_is_up_to_date(one_image: Path, tmp_path: Path,
+                                           rebuild: frozenset[str]) -> None:
+    registry = published_as_built(tmp_path, one_image)
+    matrix = load_matrix(one_image)
+    docker = FakeDocker()
+    report = build(matrix, make_plan(matrix, namespace=NS),
+                   settings(tmp_path, verify=False, rebuild=rebuild), Console(),
+                   kit=kit(docker, registry=registry))
+    assert [r.status for r in report.targets] == [Status.PUSHED]
+    # rebuilt from cache to the same digest: the list already holds it, nothing to push
+    assert [r.status for r in report.lists] == [ListStatus.UP_TO_DATE]
+
+
+def test_a_changed_context_file_is_not_up_to_date(one_image: Path, tmp_path: Path) -> None:
+    registry = published_as_built(tmp_path, one_image)
+    (one_image.parent / "images" / "orthanc" / "config.json").write_text("{}")
+    matrix = load_matrix(one_image)
+    report = build(matrix, make_plan(matrix, namespace=NS), settings(tmp_path, verify=False),
+                   Console(), kit=kit(FakeDocker(), registry=registry))
+    assert [r.status for r in report.targets] == [Status.PUSHED]
 
 
 @pytest.fixture

@@ -78,7 +78,7 @@ def rendered(report_: RunReport) -> str:
 
 def test_summary_grid_renders_every_image_arch_and_list() -> None:
     text = rendered(report())
-    assert "xbuild: 61s, logs in /runs/1" in text
+    assert "xbuild: 61s, 8 pushed; logs in /runs/1" in text
     for word in ("image", "amd64", "arm32v7", "arm64v8", "manifest list", "base", "lone",
                  "child", "pushed 12s", "published"):
         assert word in text
@@ -103,7 +103,7 @@ def test_off_a_terminal_each_row_is_one_line(monkeypatch: pytest.MonkeyPatch,
     assert not console.is_tty
     console.grid(summary_grid(report(BASE_ARM64_FAILED, WITHHELD)))
     lines = capsys.readouterr().err.splitlines()
-    assert lines[0] == "xbuild: 61s, logs in /runs/1"
+    assert lines[0] == "xbuild: 61s, 6 pushed, 1 failed, 1 skipped; logs in /runs/1"
     assert lines[1] == ("base  amd64: pushed 12s; arm32v7: pushed 12s; arm64v8: failed — "
                         f"{FAILED_RUN} — log: /runs/1/base-arm64v8.log; manifest list: "
                         "withheld — not published: no arm64v8")

@@ -2,35 +2,57 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 import typer
 
-from xbuild.cli.common import State, app, checked_mirror, finish, handles_errors, load_plan
+from xbuild.cli.common import (
+    State,
+    app,
+    checked_mirror,
+    checked_rebuild,
+    finish,
+    handles_errors,
+    load_plan,
+)
 from xbuild.cli.options import Options, takes
 from xbuild.core.errors import ExitCode, NothingToDo
+from xbuild.core.identity import inputs_as_dict
 from xbuild.core.matrix import load_matrix
-from xbuild.core.plan import plan_as_dict
+from xbuild.core.plan import Plan, plan_as_dict
 from xbuild.core.results import list_outcomes
 from xbuild.output.console import print_json
 from xbuild.output.views import manifests_grid, plan_grid
 
+if TYPE_CHECKING:
+    from xbuild.pipeline.identity import Resolution
+
 SELECTION = ("images", "arch", "matrix", "namespace", "tag")
 BUILDING = ("arch", "push", "matrix", "namespace", "tag", "jobs", "dry_run", "allow_partial",
-            "parents", "verify", "log_dir", "mirror", "as_json")
+            "parents", "verify", "rebuild", "log_dir", "mirror", "as_json")
 
 
 @app.command()
-@takes(*SELECTION, "parents", "as_json")
+@takes(*SELECTION, "parents", "resolve", "as_json")
 @handles_errors
 def plan(o: Options) -> None:
-    """Show what a build would do: targets level by level, tags and manifest lists.
+    """Show what a build would do: targets level by level, their identities, tags and lists.
 
-    Reads the matrix and the recipes; runs no docker command.
+    Reads the matrix and the recipes, and runs no docker command. An identity that needs an
+    external base's digest shows as unknown unless --resolve reads the registry.
     """
-    _, the_plan = load_plan(o)
+    from xbuild.host.cmd import Shell
+    from xbuild.host.published import Registry
+    from xbuild.pipeline.identity import resolve
+
+    matrix, the_plan = load_plan(o)
+    registry = Registry(Shell(echo=State.console.command)) if o.resolve else None
+    resolution = resolve(matrix, the_plan, registry, push=o.resolve)
     if o.as_json:
-        print_json(plan_as_dict(the_plan))
+        print_json(plan_json(the_plan, resolution, resolved=o.resolve))
         return
-    State.console.grid(plan_grid(the_plan))
+    State.console.grid(plan_grid(the_plan, resolution.identities,
+                                 resolution.up_to_date if o.resolve else None))
     State.console.grid(manifests_grid(the_plan))
     if the_plan.lists_deferred:
         State.console.note("no manifest list for " + ", ".join(the_plan.lists_deferred)
@@ -38,22 +60,35 @@ def plan(o: Options) -> None:
                            "once every arch is published)")
 
 
+def plan_json(the_plan: Plan, resolution: Resolution, *, resolved: bool) -> dict[str, Any]:
+    data = plan_as_dict(the_plan)
+    for target, entry in zip(the_plan.targets, data["targets"], strict=True):
+        entry["identity"] = resolution.identities[target.key]
+        entry["inputs"] = inputs_as_dict(resolution.inputs[target.key])
+        if resolved:
+            entry["up_to_date"] = target.key in resolution.up_to_date
+    return data
+
+
 @handles_errors
 def build(o: Options) -> None:
     """Build images x arches in dependency order with docker buildx; optionally publish.
 
     Each child is built FROM the parent built for the same arch in this run, pinned by digest.
-    A failed target skips its dependents and everything else goes on. Exit codes: 0 all
-    succeeded, 5 some failed, 6 all failed, 7 --verify found a lie, 2 bad input, 3 nothing
-    selected, 4 host problem.
+    With --push, a target whose published image carries the identity this checkout gives it
+    (see README, Incremental releases) is up to date: not built, not pushed. A failed target
+    skips its dependents and everything else goes on. Exit codes: 0 all succeeded, 5 some
+    failed, 6 all failed, 7 --verify found a lie, 2 bad input, 3 nothing selected, 4 host
+    problem.
     """
     from xbuild.pipeline.build import BuildSettings
     from xbuild.pipeline.build import build as run_build
 
+    the_matrix, the_plan = load_plan(o)
     settings = BuildSettings(push=o.push, jobs=o.jobs, dry_run=o.dry_run,
                              allow_partial=o.allow_partial, verify=o.verify, log_dir=o.log_dir,
-                             mirror=checked_mirror(o.mirror))
-    the_matrix, the_plan = load_plan(o)
+                             mirror=checked_mirror(o.mirror),
+                             rebuild=checked_rebuild(o.rebuild, the_matrix))
     report = run_build(the_matrix, the_plan, settings, State.console)
     if o.as_json:
         print_json(report.as_dict())
@@ -67,18 +102,21 @@ app.command("all", help="Build every image of the matrix: `build` with no IMAGE.
 
 
 @app.command()
-@takes("images", "matrix", "namespace", "tag", "allow_partial", "dry_run", "as_json")
+@takes("images", "matrix", "namespace", "tag", "records", "allow_partial", "dry_run", "as_json")
 @handles_errors
 def manifest(o: Options) -> None:
-    """Publish manifest lists from per-arch tags already in the registry.
+    """Publish manifest lists over per-arch images already pushed: the merge step when each
+    arch was built on its own runner.
 
-    The merge step when each arch was built and pushed on its own runner.
+    Without --from, an arch's per-arch tag counts only if its image carries the identity this
+    checkout computes for it; with --from, exactly the digests the build records name.
+    Otherwise the list is withheld, naming the arch (--allow-partial: published without it).
     """
     from xbuild.pipeline.manifest import manifest as publish
 
     results = publish(load_matrix(o.matrix), images=o.images or (), namespace=o.namespace,
                       tag=o.tag, allow_partial=o.allow_partial, dry_run=o.dry_run,
-                      console=State.console)
+                      console=State.console, records=o.records or ())
     if o.as_json:
         print_json([{"ref": str(r.manifest.ref), "status": str(r.status),
                      "platforms": list(r.platforms), "detail": r.detail} for r in results])

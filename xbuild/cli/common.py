@@ -5,6 +5,7 @@ exit code. Commands import the pipeline inside their bodies, so `plan`, `--help`
 from __future__ import annotations
 
 import functools
+import sys
 from collections.abc import Callable, Iterable
 from typing import Annotated, ParamSpec, TypeVar
 
@@ -18,6 +19,7 @@ from xbuild.core.matrix import Matrix, load_matrix
 from xbuild.core.plan import Plan, make_plan
 from xbuild.core.platforms import ARCH_NAMES, Arch, arch_named
 from xbuild.core.refs import quoted
+from xbuild.core.yamlfile import suggest
 from xbuild.output.console import Console
 
 app = typer.Typer(
@@ -113,13 +115,30 @@ def load_plan(o: Options) -> tuple[Matrix, Plan]:
     return matrix, plan
 
 
+def checked_rebuild(names: list[str] | None, matrix: Matrix) -> frozenset[str]:
+    for name in names or ():
+        if name != "*" and name not in matrix.names:
+            raise SelectionError(f"--rebuild {quoted(name)}: no such image"
+                                 f"{suggest(name, matrix.names)}; images: "
+                                 f"{', '.join(matrix.names)}")
+    return frozenset(names or ())
+
+
 def checked_mirror(mirror: str | None) -> str | None:
     if mirror and (problem := mirror_problem(mirror)):
         raise SelectionError(f"--mirror/XBUILD_MIRROR: {problem}")
     return mirror or None
 
 
+def rebuild_alone(argv: list[str]) -> list[str]:
+    """`--rebuild` with no image after it means every image (typer wants a value)."""
+    return [f"{arg}=*" if arg == "--rebuild" and (i + 1 == len(argv)
+                                                  or argv[i + 1].startswith("-")) else arg
+            for i, arg in enumerate(argv)]
+
+
 def main() -> None:
+    sys.argv[1:] = rebuild_alone(sys.argv[1:])
     try:
         app()
     except XbuildError as exc:  # raised outside a command, e.g. from an option callback

@@ -24,14 +24,17 @@ class Options:
 
     images: list[str] | None = None
     arch: list[str] | None = None
+    rebuild: list[str] | None = None
     namespace: str | None = None
     tag: str | None = None
     mirror: str | None = None
     into: Path | None = None
+    records: list[Path] | None = None
     matrix: Path = Path("matrix.yml")
     log_dir: Path = Path(".xbuild/runs")
     jobs: int = DEFAULT_JOBS
     parents: bool = True
+    resolve: bool = False
     push: bool = False
     dry_run: bool = False
     allow_partial: bool = False
@@ -66,7 +69,12 @@ DECLARED: dict[str, Any] = {
         help="Build in-matrix parents of the selected images in this run, or take the "
              "parents' per-arch tags already published.")],
     "verify": Annotated[bool, typer.Option(
-        help="After publishing, verify each manifest list as `xbuild verify` does.")],
+        help="Verify each image this run builds, as `xbuild verify` does (smoke tests "
+             "included), before its manifest list is published; a failure withholds the "
+             "list (exit 7).")],
+    "rebuild": Annotated[list[str] | None, typer.Option(
+        help="Build these images and their children even if up to date (repeatable); "
+             "`--rebuild` alone builds everything.", show_default=False)],
     "log_dir": Annotated[Path, typer.Option(help="Where each run keeps its logs and record.")],
     "mirror": Annotated[str | None, typer.Option(
         envvar="XBUILD_MIRROR", show_default=False,
@@ -75,6 +83,13 @@ DECLARED: dict[str, Any] = {
     "into": Annotated[Path | None, typer.Option(
         help="Also copy every file into this folder as a mirror tree (<host>/<path>), "
              "for a closed network's web server and XBUILD_MIRROR.", show_default=False)],
+    "records": Annotated[list[Path] | None, typer.Option(
+        "--from", help="Build records (build-record.json in each run folder) to publish exactly "
+                       "the digests of; records that disagree are refused. Repeatable.",
+        show_default=False)],
+    "resolve": Annotated[bool, typer.Option(
+        help="Also read the registry: resolve external bases, so every identity is known, and "
+             "say which targets a build with --push would find up to date.")],
     "install": Annotated[bool, typer.Option(
         help="Register missing handlers from the host's qemu-user-static (needs root).")],
     "as_json": JsonOpt,

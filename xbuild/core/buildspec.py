@@ -14,6 +14,7 @@ from xbuild.core.refs import Reference
 
 Pairs = tuple[tuple[str, str], ...]
 OCI = "org.opencontainers.image"
+IDENTITY_LABEL = "xbuild.identity"  # see core/identity.py
 _SCP_LIKE = re.compile(r"(?P<user>[\w.-]+@)?(?P<host>[\w.-]+):(?P<path>[^/].*)")
 
 
@@ -21,9 +22,10 @@ _SCP_LIKE = re.compile(r"(?P<user>[\w.-]+@)?(?P<host>[\w.-]+):(?P<path>[^/].*)")
 class Provenance:
     """Facts about this run that go into every image's OCI labels."""
 
-    created: str  # RFC 3339, UTC, one value for the whole run
+    created: str  # RFC 3339, UTC: the checkout's commit time, never the wall clock
     revision: str = ""
     source: str = ""  # a URL, never a local path (see source_url)
+    epoch: int | None = None  # `created` in seconds: SOURCE_DATE_EPOCH for every build
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -80,21 +82,32 @@ def image_source(ref: Reference) -> str:
 
 
 def build_request(target: Target, *, parent_source: Reference | None, provenance: Provenance,
-                  version: str, push: bool, contexts: Pairs = ()) -> BuildRequest:
+                  version: str, push: bool, contexts: Pairs = (),
+                  identity: str = "") -> BuildRequest:
     """`parent_source` is the image the parent's name must resolve to, e.g. `repo@sha256:...`.
 
-    `contexts` are the other named contexts: bootstrapped bases, staged downloads.
+    `contexts` are the other named contexts: bootstrapped bases, staged downloads. `identity`
+    (core/identity.py) is labelled so that a later run can tell the image is up to date.
     """
     named = dict(contexts)
     if target.parent_name and parent_source:
         named[str(target.parent_name)] = image_source(parent_source)
+    labels = labels_for(title=target.image, arch=target.arch, provenance=provenance,
+                        version=version, description=target.description)
+    if identity:
+        labels += ((IDENTITY_LABEL, identity),)
     return BuildRequest(
         key=target.key, context=target.context, dockerfile=target.dockerfile,
-        platform=target.arch.platform, tag=target.ref, build_args=target.build_args,
-        labels=labels_for(title=target.image, arch=target.arch, provenance=provenance,
-                          version=version, description=target.description),
+        platform=target.arch.platform, tag=target.ref,
+        build_args=(*target.build_args, *_epoch_arg(provenance)), labels=labels,
         contexts=tuple(named.items()), push=push,
     )
+
+
+def _epoch_arg(provenance: Provenance) -> Pairs:
+    """BuildKit stamps SOURCE_DATE_EPOCH into the image config instead of the clock, so a
+    rebuild from cache gives the same digest."""
+    return (("SOURCE_DATE_EPOCH", str(provenance.epoch)),) if provenance.epoch is not None else ()
 
 
 def base_request(base: BaseSpec, arch: Arch, *, namespace: str, workdir: Path,

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
+from xbuild.core.answers import ListEntry
 from xbuild.core.platforms import ARCHES, Arch, Elf, Platform, arch_for_platform
 from xbuild.core.refs import Reference
 from xbuild.core.text import printable
@@ -36,28 +37,6 @@ class Check:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "observed", printable(self.observed))
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class ListEntry:
-    platform: Platform
-    digest: str
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class ImageConfig:
-    """What an image's config says: its platform, labels and how it starts."""
-
-    platform: Platform
-    labels: Mapping[str, str]
-    entrypoint: tuple[str, ...] = ()
-    cmd: tuple[str, ...] = ()
-    env: tuple[str, ...] = ()  # NAME=value
-
-    @property
-    def path(self) -> str:
-        found = [e.split("=", 1)[1] for e in self.env if e.startswith("PATH=")]
-        return found[0] if found else "/usr/bin:/bin"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -55,7 +55,7 @@ class ManifestList:
     ref: Reference  # <namespace>/<image>:<tag>
     entries: tuple[tuple[Arch, Reference], ...]  # arch and the per-arch ref it points to
 
-    def keys(self) -> tuple[str, ...]:
+    def target_keys(self) -> tuple[str, ...]:
         return tuple(target_key(self.image, arch) for arch, _ in self.entries)
 
 

@@ -15,25 +15,28 @@ from xbuild.core.plan import ManifestList, Target
 class Status(StrEnum):
     BUILT = "built"
     PUSHED = "pushed"
+    UP_TO_DATE = "up to date"  # published with this run's identity: not built, not pushed
     FAILED = "failed"
     SKIPPED = "skipped"
     DRY_RUN = "dry-run"
 
     @property
     def ok(self) -> bool:
-        return self in (Status.BUILT, Status.PUSHED, Status.DRY_RUN)
+        return self in (Status.BUILT, Status.PUSHED, Status.UP_TO_DATE, Status.DRY_RUN)
 
 
 class ListStatus(StrEnum):
     PUBLISHED = "published"
+    UP_TO_DATE = "up to date"  # already lists exactly these images: nothing pushed
     PARTIAL = "published (partial)"
-    WITHHELD = "withheld"
+    WITHHELD = "withheld"  # an arch is missing
+    REFUSED = "refused"  # an arch failed verification
     FAILED = "failed"
     DRY_RUN = "dry-run"
 
     @property
     def ok(self) -> bool:
-        return self in (ListStatus.PUBLISHED, ListStatus.DRY_RUN)
+        return self in (ListStatus.PUBLISHED, ListStatus.UP_TO_DATE, ListStatus.DRY_RUN)
 
     @property
     def published(self) -> bool:
@@ -70,7 +73,16 @@ class RunReport:
     @property
     def exit_code(self) -> ExitCode:
         outcomes = [r.status.ok for r in self.targets] + [r.status.ok for r in self.lists]
-        return exit_code(outcomes, lied=self.verified is False)
+        refused = any(r.status is ListStatus.REFUSED for r in self.lists)
+        return exit_code(outcomes, lied=self.verified is False or refused)
+
+    def counts(self) -> dict[str, int]:
+        """How many targets ended in each status, in Status order, none left out."""
+        return {str(s): sum(r.status is s for r in self.targets) for s in Status}
+
+    def tally(self) -> str:
+        """`2 built/pushed, 13 up to date, 1 failed`: the statuses that occurred."""
+        return ", ".join(f"{n} {s}" for s, n in self.counts().items() if n)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -78,6 +90,7 @@ class RunReport:
             "seconds": round(self.seconds, 1),
             "run_dir": str(self.run_dir),
             "verified": self.verified,
+            "counts": self.counts(),
             "targets": [
                 {"image": r.target.image, "arch": r.target.arch.name, "tag": str(r.target.ref),
                  "status": str(r.status), "seconds": round(r.seconds, 1), "digest": r.digest,

@@ -8,12 +8,11 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Protocol
 
+from xbuild.core.answers import ImageConfig, ListEntry, RunOutput
 from xbuild.core.checks import (
     ArchReport,
     Check,
-    ImageConfig,
     ImageFacts,
-    ListEntry,
     Report,
     Verdict,
     check_config,
@@ -30,7 +29,6 @@ from xbuild.core.errors import CommandFailed, NotAList, RegistryError
 from xbuild.core.platforms import Arch, Platform, arch_for_platform, sort_key
 from xbuild.core.refs import Reference
 from xbuild.core.smoke import PROBE, Sandbox, SmokeTest
-from xbuild.engine.docker import RunOutput
 from xbuild.engine.rootfs import DPKG, binary_candidates, read_rootfs
 
 ARCH_COMMAND = "arch 2>/dev/null || uname -m"

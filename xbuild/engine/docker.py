@@ -14,15 +14,14 @@ import shlex
 import tempfile
 import threading
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
 
 from python_on_whales import Container, DockerClient
 from python_on_whales.exceptions import DockerException
 
+from xbuild.core.answers import Built, ImageConfig, ListEntry, RunOutput
 from xbuild.core.buildspec import BuildRequest
-from xbuild.core.checks import ImageConfig, ListEntry
 from xbuild.core.errors import CommandFailed, EnvironmentProblem
 from xbuild.core.platforms import Platform
 from xbuild.core.refs import Reference
@@ -33,17 +32,6 @@ LineSink = Callable[[str], None]
 Call = Callable[[DockerClient], object]
 _RECORDER = 'printf "%s\\0" "$@" > "$0"'
 TIMED_OUT = 124  # the exit code `timeout` gives, for a container xbuild had to kill
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Built:
-    digest: str  # the pushed manifest's digest; the image's config digest when not pushed
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class RunOutput:
-    exit_code: int
-    output: str
 
 
 def _said(exc: BaseException) -> str:
@@ -201,21 +189,6 @@ class Docker:
                                                  e.platform.variant)) if e.platform
                                                else (None, None, None))),
                           digest=e.digest or "") for e in manifest.manifests]
-
-    def remote_exists(self, ref: Reference) -> bool:
-        """Whether the registry has `ref`; False only when it says not found."""
-        def call(client: DockerClient) -> object:
-            return client.buildx.imagetools.inspect(str(ref))
-
-        command = self._announce(call)
-        try:
-            call(self._client)
-        except DockerException as exc:
-            output = _said(exc)
-            if "not found" in output.lower():
-                return False
-            raise CommandFailed(command or f"imagetools inspect {ref}", output) from exc
-        return True
 
     # --- images --------------------------------------------------------------------------
     def pull(self, ref: Reference) -> bool:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import functools
-import io
 from collections.abc import Sequence
 from typing import Protocol, TextIO
 
@@ -20,10 +19,6 @@ class ListEngine(Protocol):
 
     def create_list(self, ref: Reference, sources: Sequence[Reference],
                     log: TextIO | None = None) -> None: ...
-
-
-class RegistryReader(ListEngine, Protocol):
-    def remote_exists(self, ref: Reference) -> bool: ...
 
 
 def publish_one(manifest: ManifestList, good: Sequence[tuple[Arch, Reference]],
@@ -45,16 +40,3 @@ def publish_one(manifest: ManifestList, good: Sequence[tuple[Arch, Reference]],
         return result(status=ListStatus.PARTIAL, platforms=platforms,
                       detail=f"--allow-partial: without {', '.join(lacking)}")
     return result(status=ListStatus.PUBLISHED, platforms=platforms)
-
-
-def publish_lists(lists: Sequence[ManifestList], registry: RegistryReader, *,
-                  allow_partial: bool) -> list[ListResult]:
-    """The merge step: lists from per-arch tags that earlier runs (or runners) pushed."""
-    results = []
-    for manifest in lists:
-        present = [(arch, ref) for arch, ref in manifest.entries
-                   if registry.dry_run or registry.remote_exists(ref)]
-        lacking = [arch.name for arch, ref in manifest.entries if (arch, ref) not in present]
-        results.append(publish_one(manifest, present, lacking, registry,
-                                   allow_partial=allow_partial, log=io.StringIO()))
-    return results

@@ -1,24 +1,32 @@
-"""Execute a plan: parents first, independent targets in parallel, keep going past failures."""
+"""Execute a plan: parents first, independent targets in parallel, keep going past failures.
+
+Targets already up to date (their published image carries this run's identity) are recorded
+as such, never built; their children pin to the published digest. Each image's list is
+published as soon as its arches are done, in a worker slot like a build, after the gate (the
+verification of what this run built) has passed, and only if it would change.
+"""
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol, TextIO
 
+from xbuild.core.answers import Built
 from xbuild.core.buildspec import BuildRequest, Pairs, Provenance, build_request
 from xbuild.core.errors import CommandFailed
 from xbuild.core.plan import ManifestList, Plan, Target
 from xbuild.core.platforms import Arch
 from xbuild.core.refs import Reference
-from xbuild.core.results import ListResult, RunReport, Status, TargetResult
+from xbuild.core.results import ListResult, ListStatus, RunReport, Status, TargetResult
 from xbuild.core.schedule import blocked_by, by_priority, critical_path
-from xbuild.engine.docker import Built
 from xbuild.engine.publish import ListEngine, publish_one
 from xbuild.engine.retry import short_error
+
+Job = Target | ManifestList
 
 
 class Engine(ListEngine, Protocol):
@@ -33,6 +41,12 @@ class Reporter(Protocol):
     def list_finished(self, result: ListResult) -> None: ...
 
 
+class Gate(Protocol):
+    def __call__(self, manifest: ManifestList, built: Sequence[TargetResult]) -> str:
+        """Why these images (built in this run) may not be listed; "" when they may."""
+        ...
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class RunOptions:
     run_dir: Path
@@ -44,6 +58,10 @@ class RunOptions:
     base_contexts: Mapping[str, Pairs] = field(default_factory=dict)  # per arch name
     target_contexts: Mapping[str, Pairs] = field(default_factory=dict)  # per target key
     unbuildable: Mapping[str, str] = field(default_factory=dict)  # image -> why, e.g. download
+    identities: Mapping[str, str] = field(default_factory=dict)  # target key -> its identity
+    up_to_date: Mapping[str, str] = field(default_factory=dict)  # target key -> published digest
+    published_lists: Mapping[str, frozenset[str]] = field(default_factory=dict)  # ref -> digests
+    gate: Gate | None = None
 
 
 class Runner:
@@ -51,49 +69,59 @@ class Runner:
                  options: RunOptions) -> None:
         self.plan, self.engine, self.reporter, self.options = plan, engine, reporter, options
         self.results: dict[str, TargetResult] = {}
+        self.lists: dict[str, ListResult] = {}
         self.weights = critical_path(plan, options.native)
 
     def run(self) -> RunReport:
         start = time.monotonic()
         self.options.run_dir.mkdir(parents=True, exist_ok=True)
-        lists: list[ListResult] = []
-        self._fail_unbuildable()
+        self._record_known()
         jobs = 1 if self.engine.dry_run else max(1, self.options.jobs)
         with ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="xbuild") as pool:
-            running: dict[Future[TargetResult], Target] = {}
-            while len(self.results) < len(self.plan.targets):
+            running: dict[Future[TargetResult | ListResult], Job] = {}
+            while True:
                 self._skip_blocked()
-                busy = {t.key for t in running.values()}
-                for target in self._ready(busy)[: jobs - len(running)]:
-                    self.reporter.started(target)
-                    running[pool.submit(self._build, target)] = target
-                # Lists are published while the freed slots already build again.
-                lists += self._publish_finished_images(lists)
+                for job in self._ready(running.values())[: jobs - len(running)]:
+                    running[pool.submit(self._start, job)] = job
                 if not running:
-                    continue
+                    break
                 done, _ = wait(running, return_when=FIRST_COMPLETED)
                 for future in done:
                     self._record(future.result())
                     del running[future]
-            # Targets finished or skipped on the last pass complete the images still open.
-            lists += self._publish_finished_images(lists)
         ordered = tuple(self.results[t.key] for t in self.plan.targets)
-        return RunReport(targets=ordered, lists=tuple(lists), run_dir=self.options.run_dir,
+        lists = tuple(self.lists[m.image] for m in self.plan.manifests if m.image in self.lists)
+        return RunReport(targets=ordered, lists=lists, run_dir=self.options.run_dir,
                          seconds=time.monotonic() - start)
 
-    def _fail_unbuildable(self) -> None:
+    def _record_known(self) -> None:
         for target in self.plan.targets:
             if reason := self.options.unbuildable.get(target.image):
                 self._record(TargetResult(target=target, status=Status.FAILED, detail=reason))
+            elif digest := self.options.up_to_date.get(target.key):
+                self._record(TargetResult(target=target, status=Status.UP_TO_DATE, digest=digest))
 
-    def _ready(self, busy: set[str]) -> list[Target]:
-        ready = [t for t in self.plan.targets
-                 if t.key not in self.results and t.key not in busy
-                 and (t.parent_key is None or t.parent_key in self._succeeded())]
-        return by_priority(ready, self.weights)
+    def _ready(self, busy: Iterable[Job]) -> list[Job]:
+        """Lists whose arches are all done first (they free a slot soonest), then builds."""
+        running = {id(job) for job in busy}
+        lists: list[Job] = [m for m in self.plan.manifests if self.options.push
+                            and m.image not in self.lists and id(m) not in running
+                            and all(k in self.results for k in m.target_keys())]
+        succeeded = {k for k, r in self.results.items() if r.status.ok}
+        targets = [t for t in self.plan.targets if t.key not in self.results
+                   and id(t) not in running
+                   and (t.parent_key is None or t.parent_key in succeeded)]
+        return [*lists, *by_priority(targets, self.weights)]
 
-    def _succeeded(self) -> set[str]:
-        return {k for k, r in self.results.items() if r.status.ok}
+    def _start(self, job: Job) -> TargetResult | ListResult:
+        if isinstance(job, ManifestList):
+            try:
+                return self._publish(job)
+            except Exception as exc:  # one list's surprise must not stop the others
+                return ListResult(manifest=job, status=ListStatus.FAILED,
+                                  detail=f"internal error: {type(exc).__name__}: {exc}")
+        self.reporter.started(job)
+        return self._build(job)
 
     def _skip_blocked(self) -> None:
         progress = True
@@ -107,7 +135,11 @@ class Runner:
                                               detail=reason))
                     progress = True
 
-    def _record(self, result: TargetResult) -> None:
+    def _record(self, result: TargetResult | ListResult) -> None:
+        if isinstance(result, ListResult):
+            self.lists[result.manifest.image] = result
+            self.reporter.list_finished(result)
+            return
         self.results[result.target.key] = result
         self.reporter.finished(result)
 
@@ -129,8 +161,8 @@ class Runner:
         log_path = self.options.run_dir / f"{target.key}.log"
         request = build_request(target, parent_source=self._parent_source(target),
                                 provenance=self.options.provenance, version=self.plan.tag,
-                                push=self.options.push,
-                                contexts=self._contexts(target))
+                                push=self.options.push, contexts=self._contexts(target),
+                                identity=self.options.identities.get(target.key, ""))
         start = time.monotonic()
         with log_path.open("w", encoding="utf-8") as log:
             try:
@@ -150,27 +182,28 @@ class Runner:
         return TargetResult(target=target, status=status, digest=built.digest,
                             seconds=time.monotonic() - start, log=log_path)
 
-    def _publish_finished_images(self, done_lists: list[ListResult]) -> list[ListResult]:
-        if not self.options.push:
-            return []
-        published = {r.manifest.image for r in done_lists}
-        new = []
-        for manifest in self.plan.manifests:
-            keys = manifest.keys()
-            if manifest.image in published or not all(k in self.results for k in keys):
-                continue
-            result = self._publish(manifest, [self.results[k] for k in keys])
-            self.reporter.list_finished(result)
-            new.append(result)
-        return new
-
-    def _publish(self, manifest: ManifestList, results: list[TargetResult]) -> ListResult:
+    def _publish(self, manifest: ManifestList) -> ListResult:
+        results = [self.results[k] for k in manifest.target_keys()]
         good = [(r.target.arch, r.target.ref.pinned(r.digest)) for r in results if r.status.ok]
         lacking = [r.target.arch.name for r in results if not r.status.ok]
+        if not lacking and self._unchanged(manifest, good):
+            return ListResult(manifest=manifest, status=ListStatus.UP_TO_DATE,
+                              platforms=tuple(str(a.platform) for a, _ in good),
+                              available=tuple(str(a.platform) for a, _ in good))
+        if self.options.gate is not None and not self.engine.dry_run:
+            built = [r for r in results if r.status is Status.PUSHED]
+            if refused := self.options.gate(manifest, built):
+                return ListResult(manifest=manifest, status=ListStatus.REFUSED, detail=refused,
+                                  available=tuple(str(a.platform) for a, _ in good))
         log_path = self.options.run_dir / f"{manifest.image}-list.log"
         with log_path.open("w", encoding="utf-8") as log:
             return publish_one(manifest, good, lacking, self.engine,
                                allow_partial=self.options.allow_partial, log=log)
+
+    def _unchanged(self, manifest: ManifestList, good: list[tuple[Arch, Reference]]) -> bool:
+        """The list already holds exactly these images: publishing it again changes nothing."""
+        published = self.options.published_lists.get(str(manifest.ref))
+        return published == frozenset(ref.digest for _, ref in good)
 
 
 def run_plan(plan: Plan, engine: Engine, reporter: Reporter, options: RunOptions) -> RunReport:

@@ -8,20 +8,20 @@ named build contexts.
 from __future__ import annotations
 
 import tempfile
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Protocol, TextIO
 
-from xbuild.core.buildspec import BuildRequest, Pairs, Provenance, base_request, image_source
+from xbuild.core.answers import Built
+from xbuild.core.buildspec import BuildRequest, Provenance, base_request
 from xbuild.core.errors import CommandFailed
 from xbuild.core.matrix import BaseSpec
 from xbuild.core.plan import ManifestList
 from xbuild.core.platforms import Arch, sort_key
 from xbuild.core.refs import Reference
 from xbuild.core.results import ListResult
-from xbuild.engine.docker import Built
-from xbuild.engine.publish import RegistryReader, publish_one
+from xbuild.engine.publish import ListEngine, publish_one
 from xbuild.engine.retry import short_error
 from xbuild.host.cmd import Shell
 
@@ -35,7 +35,7 @@ _DOCKERFILE = 'FROM scratch\nADD rootfs.tar /\nCMD ["bash"]\n'
 BOOTSTRAP_TIMEOUT = 3600.0
 
 
-class BaseEngine(RegistryReader, Protocol):
+class BaseEngine(ListEngine, Protocol):
     def build(self, request: BuildRequest, log: TextIO,
               on_line: Callable[[str], None]) -> Built: ...
 
@@ -87,35 +87,3 @@ def publish_base(base: BaseSpec, arches: Iterable[Arch], namespace: str, docker:
     manifest = ManifestList(image=str(base.name), ref=listed,
                             entries=tuple((a, listed.per_arch(a)) for a in arches))
     return publish_one(manifest, good, lacking, docker, allow_partial=False)
-
-
-def base_contexts(bases: Iterable[BaseSpec], arches: Iterable[Arch], namespace: str,
-                  docker: RegistryReader) -> tuple[dict[str, Pairs], list[str]]:
-    """Per arch, the named contexts that send `FROM <base>` to a bootstrapped base.
-
-    Returns them with notes on the bases that are not bootstrapped in `namespace` (those
-    builds will try to pull the base as usual).
-    """
-    contexts: dict[str, list[tuple[str, str]]] = {}
-    notes = []
-    for base in bases:
-        for arch in arches:
-            ref = base.published(namespace).per_arch(arch)
-            if _present(docker, ref):
-                contexts.setdefault(arch.name, []).append((str(base.name), image_source(ref)))
-            else:
-                notes.append(f"{base.name} for {arch} is not bootstrapped in {namespace} "
-                             "(run `xbuild bases`); the build will try to pull it")
-    return {arch: tuple(pairs) for arch, pairs in contexts.items()}, notes
-
-
-def _present(docker: RegistryReader, ref: Reference) -> bool:
-    try:
-        return docker.remote_exists(ref)
-    except CommandFailed:
-        return False  # an unreachable registry holds nothing we can use
-
-
-def describe(contexts: Mapping[str, Pairs]) -> list[str]:
-    return [f"{arch}: FROM {name} -> {source.removeprefix('docker-image://')}"
-            for arch, pairs in sorted(contexts.items()) for name, source in pairs]

@@ -26,6 +26,7 @@ class Prefetched:
     files: dict[str, Path] = field(default_factory=dict)  # URL -> the cached file
     recorded: tuple[Path, ...] = ()  # lock files that gained a first-seen checksum
     staging: Path | None = None  # remove after the run
+    checksums: dict[str, dict[str, str]] = field(default_factory=dict)  # key -> file -> sha256
 
     def cleanup(self) -> None:
         if self.staging is not None:
@@ -52,7 +53,13 @@ def prefetch(wanted: Sequence[Need], fetcher: Fetcher, staging: Path, say: Say,
                     files[key].append((name, outcome.path))
     for key, staged in files.items():
         stage(staged, staging / key)
+    checksums: dict[str, dict[str, str]] = defaultdict(dict)
+    for need, outcome in zip(wanted, outcomes, strict=True):
+        if isinstance(outcome, Fetched):
+            for _, key, name in need.users:
+                checksums[key][name] = outcome.sha256
     return Prefetched(contexts=_contexts(wanted, staging, only=set(files)), failed=failed,
+                      checksums=dict(checksums),
                       files={need.source.url: outcome.path
                              for need, outcome in zip(wanted, outcomes, strict=True)
                              if isinstance(outcome, Fetched)},

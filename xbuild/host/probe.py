@@ -13,11 +13,11 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Protocol, TextIO
 
+from xbuild.core.answers import Built
 from xbuild.core.buildspec import BuildRequest, probe_request
 from xbuild.core.errors import CommandFailed, EnvironmentProblem
 from xbuild.core.platforms import Arch
 from xbuild.core.refs import Reference
-from xbuild.engine.docker import Built
 from xbuild.host.cmd import Shell
 
 PROBE_REPOSITORY = "xbuild-probe"

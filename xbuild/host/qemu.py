@@ -12,12 +12,12 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Protocol
 
+from xbuild.core.answers import RunOutput
 from xbuild.core.emulation import ArchStatus, Handler, handler_problem, judge_answer, parse_handler
 from xbuild.core.errors import CommandFailed, EnvironmentProblem
 from xbuild.core.platforms import Arch, Platform, arch_for_uname, sort_key
 from xbuild.core.refs import Reference
 from xbuild.core.smoke import PROBE, Sandbox
-from xbuild.engine.docker import RunOutput
 from xbuild.host.cmd import Shell
 from xbuild.host.probe import ProbeBuilder, ensure_probe
 

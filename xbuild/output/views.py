@@ -3,7 +3,7 @@ program parses (that is --json)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from xbuild.core.checks import Report, Verdict
 from xbuild.core.emulation import ArchStatus
@@ -13,17 +13,25 @@ from xbuild.core.results import RunReport, Status, TargetResult
 from xbuild.output.console import Grid, markdown_table
 
 
-def plan_grid(plan: Plan) -> Grid:
+def plan_grid(plan: Plan, identities: Mapping[str, str | None],
+              up_to_date: Mapping[str, str] | None = None) -> Grid:
+    """With `up_to_date` (plan --resolve), a column says what a build with --push would do."""
     rows: list[tuple[tuple[str, ...], str | None]] = []
     sections = []
     for level, targets in enumerate(plan.levels()):
         for t in targets:
             source = t.parent_published or (f"{t.parent} (this run)" if t.parent else "")
-            rows.append(((str(level), str(t.ref), str(t.arch.platform), str(source)), None))
+            mine = identities.get(t.key)
+            cells = [str(level), str(t.ref), str(t.arch.platform), str(source),
+                     mine[7:19] if mine else "unknown"]
+            if up_to_date is not None:
+                cells.append("up to date" if t.key in up_to_date else "build")
+            rows.append((tuple(cells), None))
         sections.append(len(rows) - 1)
+    headers = ("level", "tag", "platform", "parent", "identity",
+               *(("would",) if up_to_date is not None else ()))
     return Grid(title=f"{len(plan.targets)} targets in {len(plan.levels())} levels",
-                headers=("level", "tag", "platform", "parent"), rows=tuple(rows),
-                sections=tuple(sections))
+                headers=headers, rows=tuple(rows), sections=tuple(sections))
 
 
 def manifests_grid(plan: Plan) -> Grid:
@@ -68,7 +76,8 @@ def _summary_rows(report: RunReport, list_sep: str) -> tuple[list[str], list[lis
 
 def summary_grid(report: RunReport) -> Grid:
     headers, rows = _summary_rows(report, "\n")
-    return Grid(title=f"xbuild: {report.seconds:.0f}s, logs in {report.run_dir}",
+    title = f"xbuild: {report.seconds:.0f}s, {report.tally()}; logs in {report.run_dir}"
+    return Grid(title=title,
                 headers=tuple(headers), rows=tuple((tuple(r), None) for r in rows),
                 lines_between=True)
 
@@ -76,7 +85,7 @@ def summary_grid(report: RunReport) -> Grid:
 def summary_markdown(report: RunReport) -> str:
     headers, rows = _summary_rows(report, " ")
     cells = [[cell.replace("\n", "<br>") for cell in row] for row in rows]
-    return "### xbuild\n\n" + markdown_table(headers, cells)
+    return f"### xbuild\n\n{report.tally()}\n\n" + markdown_table(headers, cells)
 
 
 _VERDICT_MARK = {Verdict.PASS: "✓", Verdict.FAIL: "✗", Verdict.NA: "n/a"}

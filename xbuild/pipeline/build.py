@@ -1,20 +1,20 @@
-"""`xbuild build` and `xbuild all`: check, fetch, build, publish, verify, record."""
+"""`xbuild build` and `xbuild all`: identities, what is up to date, checks, fetch, build,
+verify, publish, and the records."""
 
 from __future__ import annotations
 
-import os
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from xbuild.core.buildspec import Pairs
+from xbuild.core import record
+from xbuild.core.buildspec import Pairs, image_source
 from xbuild.core.downloads import Need, needs
 from xbuild.core.matrix import Matrix
-from xbuild.core.plan import Plan
-from xbuild.core.platforms import sort_key
+from xbuild.core.plan import Plan, Target
 from xbuild.core.results import RunReport
 from xbuild.engine.runner import RunOptions, run_plan
-from xbuild.host import bases, qemu
+from xbuild.host import qemu
 from xbuild.host.fetch import Fetcher
 from xbuild.host.paths import cache_dir
 from xbuild.host.prefetch import Prefetched, prefetch
@@ -22,12 +22,16 @@ from xbuild.host.vcs import provenance
 from xbuild.output.console import Console
 from xbuild.output.progress import Progress
 from xbuild.output.views import summary_grid, summary_markdown
-from xbuild.pipeline import verify
-from xbuild.pipeline.tools import Tools, new_run_dir, tools, write_record
-
-
-def default_jobs() -> int:
-    return max(2, os.cpu_count() or 2)
+from xbuild.pipeline.identity import Resolution, resolve, with_fetched
+from xbuild.pipeline.tools import (
+    LazyEngine,
+    Tools,
+    new_run_dir,
+    tools,
+    write_json,
+    write_record,
+)
+from xbuild.pipeline.verify import VerifyGate
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -36,37 +40,43 @@ class BuildSettings:
     jobs: int = 2
     dry_run: bool = False
     allow_partial: bool = False
-    verify: bool = False
+    verify: bool = False  # each image built is verified before its list is published
     log_dir: Path = Path(".xbuild/runs")
     mirror: str | None = None  # fetch downloads from here instead of their own hosts
+    rebuild: frozenset[str] = frozenset()  # images to build even if up to date; "*": all
 
 
-def preflight(plan: Plan, kit: Tools) -> None:
-    """Stop before building anything if the engine is down or an arch cannot run."""
+def preflight(targets: Sequence[Target], kit: Tools) -> None:
+    """Stop before building anything if the engine is down or an arch to build cannot run."""
     docker = kit.docker
     kit.console.note(f"engine {docker.server_version()}, buildx {docker.buildx_version()}")
-    arches = {t.arch for t in plan.targets}
-    qemu.require(qemu.check(arches, docker, cache_dir(), kit.shell))
+    qemu.require(qemu.check({t.arch for t in targets}, docker, cache_dir(), kit.shell))
 
 
-def _bases_for(matrix: Matrix, plan: Plan, kit: Tools) -> dict[str, Pairs]:
-    if not matrix.bases:
-        return {}
-    if kit.docker.dry_run:
-        kit.console.note("dry run: bootstrapped bases are not looked up")
-        return {}
-    arches = sorted({t.arch for t in plan.targets}, key=sort_key)
-    contexts, notes = bases.base_contexts(matrix.bases, arches, plan.namespace, kit.docker)
-    for line in bases.describe(contexts):
-        kit.console.note(line)
-    for note in notes:
-        kit.console.warn(note)
-    return contexts
+def base_contexts(matrix: Matrix, plan: Plan, resolution: Resolution,
+                  console: Console) -> dict[str, Pairs]:
+    """Per arch, the named contexts that pin each external base to the digest its identity
+    was computed with. A declared base not bootstrapped yet is pulled as usual, with a note."""
+    contexts: dict[str, list[tuple[str, str]]] = {}
+    for (name, arch), ref in sorted(resolution.bases.items()):
+        contexts.setdefault(arch, []).append((name, image_source(ref)))
+        console.note(f"{arch}: FROM {name} -> {ref}")
+    declared = {str(b.name) for b in matrix.bases}
+    wanted = {(name, t.arch.name) for t in plan.targets
+              for name, _ in resolution.inputs[t.key].bases}
+    for name, arch in sorted(wanted - set(resolution.bases)):
+        if name in declared:
+            console.warn(f"{name} for {arch} is not bootstrapped in {plan.namespace} "
+                         "(run `xbuild bases`); the build will try to pull it")
+    return {arch: tuple(pairs) for arch, pairs in contexts.items()}
 
 
-def downloads_wanted(matrix: Matrix, plan: Plan) -> tuple[Need, ...]:
-    """What the plan's builds need fetched; raises MatrixError on conflicting pins. Pure."""
-    return needs(((t.image, t.key, t.arch) for t in plan.targets),
+def downloads_wanted(matrix: Matrix, plan: Plan,
+                     targets: Sequence[Target] | None = None) -> tuple[Need, ...]:
+    """What `targets` (default: the plan's) need fetched; raises MatrixError on conflicting
+    pins. Pure."""
+    chosen = plan.targets if targets is None else targets
+    return needs(((t.image, t.key, t.arch) for t in chosen),
                  lambda image: matrix.image(image).downloads)
 
 
@@ -82,49 +92,59 @@ def fetch_downloads(wanted: Sequence[Need], *, mirror: str | None, dry_run: bool
         return prefetch(wanted, fetcher, staging, console.say, dry_run=dry_run)
 
 
+def _inputs(matrix: Matrix, plan: Plan) -> list[Path]:
+    return [matrix.path, *(matrix.image(image).context for image in plan.images)]
+
+
 def build(matrix: Matrix, plan: Plan, settings: BuildSettings, console: Console, *,
           kit: Tools | None = None) -> RunReport:
-    """Every step of a build; `kit` replaces the real engine and shell (tests)."""
-    wanted = downloads_wanted(matrix, plan)  # invalid input stops here, before any docker call
+    """Every step of a build; `kit` replaces the real engine, shell and registry (tests)."""
+    downloads_wanted(matrix, plan)  # invalid input stops here, before anything runs
     kit = kit or tools(console, dry_run=settings.dry_run)
-    if not settings.dry_run:
-        preflight(plan, kit)
+    resolution = resolve(matrix, plan, kit.registry, push=settings.push and not settings.dry_run,
+                         rebuild=settings.rebuild)
+    todo = resolution.to_build(plan)
+    if resolution.up_to_date:
+        console.note(f"{len(resolution.up_to_date)} of {len(plan.targets)} targets up to date "
+                     "(published with the identity this checkout gives them)")
+    if todo and not settings.dry_run:
+        preflight(todo, kit)
     run_dir = new_run_dir(settings.log_dir)
-    fetched = fetch_downloads(wanted, mirror=settings.mirror, dry_run=settings.dry_run,
-                              staging=run_dir / "downloads", console=console)
-    native = qemu.host_arch()
-    options = RunOptions(run_dir=run_dir, provenance=provenance(matrix.path.parent, kit.shell),
-                         push=settings.push, jobs=settings.jobs,
-                         allow_partial=settings.allow_partial, native=(native,) if native else (),
-                         base_contexts=_bases_for(matrix, plan, kit),
-                         target_contexts=fetched.contexts, unbuildable=fetched.failed)
+    fetched = fetch_downloads(downloads_wanted(matrix, plan, todo), mirror=settings.mirror,
+                              dry_run=settings.dry_run, staging=run_dir / "downloads",
+                              console=console)
+    resolution = with_fetched(resolution, plan, fetched.checksums)
+    gate = VerifyGate(matrix, kit, console) if settings.verify else None
+    options = _run_options(matrix, plan, settings, kit, resolution=resolution, fetched=fetched,
+                           run_dir=run_dir, gate=gate)
     report: RunReport | None = None
     try:
         with Progress(console, len(plan.targets)) as progress:
-            report = run_plan(plan, kit.docker, progress, options)
+            report = run_plan(plan, LazyEngine(kit, dry_run=settings.dry_run), progress,
+                              options)
+        report = replace(report, verified=gate.ok if gate else None)
         console.grid(summary_grid(report))
         console.step_summary(summary_markdown(report))
-        if settings.verify and settings.push and not settings.dry_run:
-            verified = verify_published(matrix, report, kit)
-            report = replace(report, verified=verified)
         return report
     finally:
         fetched.cleanup()  # the staged copies; the cache keeps the files
-        if report is not None:  # whatever failed after the pushes, the record says what was
+        if report is not None:  # whatever failed after the pushes, the records say what was
             write_record(run_dir, report.as_dict())
+            if settings.push:
+                write_json(run_dir / record.RECORD_NAME, record.render(
+                    plan.namespace, plan.tag, report, resolution.identities))
 
 
-def verify_published(matrix: Matrix, report: RunReport, kit: Tools) -> bool:
-    """Audit every list this run published; True when all of them hold up."""
-    ok = True
-    for result in report.lists:
-        if not result.status.published:
-            continue
-        spec = matrix.image(result.manifest.image)
-        # A list published with --allow-partial is judged on the arches it says it has.
-        published = tuple(a for a, _ in result.manifest.entries
-                          if str(a.platform) in result.platforms)
-        verdict = verify.verify(result.manifest.ref, published, spec.smoke, kit.docker,
-                                kit.console)
-        ok &= verdict.ok
-    return ok
+def _run_options(matrix: Matrix, plan: Plan, settings: BuildSettings, kit: Tools, *,
+                 resolution: Resolution, fetched: Prefetched, run_dir: Path,
+                 gate: VerifyGate | None) -> RunOptions:
+    native = qemu.host_arch()
+    return RunOptions(
+        run_dir=run_dir, provenance=provenance(matrix.path.parent, kit.shell,
+                                               _inputs(matrix, plan)),
+        push=settings.push, jobs=settings.jobs, allow_partial=settings.allow_partial,
+        native=(native,) if native else (),
+        base_contexts=base_contexts(matrix, plan, resolution, kit.console),
+        target_contexts=fetched.contexts, unbuildable=fetched.failed,
+        identities={k: v for k, v in resolution.identities.items() if v},
+        up_to_date=resolution.up_to_date, published_lists=resolution.lists, gate=gate)

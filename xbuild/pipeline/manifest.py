@@ -1,23 +1,95 @@
-"""`xbuild manifest`: the merge step, lists from per-arch tags already published."""
+"""`xbuild manifest`: the merge step. Lists are made only of images this checkout accounts for:
+either the per-arch tags whose image carries the identity this checkout computes, or exactly the
+digests that build records (`--from`) name. A stale or foreign arch is named and its list
+withheld (or, with --allow-partial, left out)."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
 
+from xbuild.core import record
+from xbuild.core.errors import ConfigError
 from xbuild.core.matrix import Matrix
-from xbuild.core.plan import manifest_lists
-from xbuild.core.results import ListResult
-from xbuild.engine.publish import publish_lists
+from xbuild.core.plan import ManifestList, Plan, make_plan
+from xbuild.core.results import ListResult, ListStatus
+from xbuild.engine.publish import publish_one
 from xbuild.output.console import Console
-from xbuild.pipeline.tools import tools
+from xbuild.pipeline.identity import Resolution, resolve
+from xbuild.pipeline.tools import Tools, tools
+
+Choice = dict[str, str]  # target key -> a digest ("sha256:...") or why there is none
 
 
 def manifest(matrix: Matrix, *, images: Sequence[str], namespace: str | None, tag: str | None,
-             allow_partial: bool, dry_run: bool, console: Console) -> list[ListResult]:
-    lists = manifest_lists(matrix, images=images, namespace=namespace, tag=tag)
-    kit = tools(console, dry_run=dry_run)
-    results = publish_lists(lists, kit.docker, allow_partial=allow_partial)
+             allow_partial: bool, dry_run: bool, console: Console,
+             records: Sequence[Path] = (), kit: Tools | None = None) -> list[ListResult]:
+    plan = make_plan(matrix, images=images, namespace=namespace, tag=tag, build_parents=False)
+    chosen_from = _read_records(plan, records) if records else None
+    kit = kit or tools(console, dry_run=dry_run)
+    resolution = resolve(matrix, plan, kit.registry, push=True)
+    chosen = (from_records(plan, resolution, chosen_from) if chosen_from is not None
+              else from_registry(plan, resolution))
+    results = [_publish(m, chosen, resolution, kit, allow_partial=allow_partial)
+               for m in plan.manifests]
     for result in results:
         console.list_result(str(result.manifest.ref), result.status, result.detail,
                             result.status.ok)
     return results
+
+
+def from_registry(plan: Plan, resolution: Resolution) -> Choice:
+    chosen = {}
+    for target in plan.targets:
+        if digest := resolution.up_to_date.get(target.key):
+            chosen[target.key] = digest
+        elif resolution.published.get(str(target.ref)) is None:
+            chosen[target.key] = "not published"
+        elif unknown := resolution.inputs[target.key].unknown:
+            chosen[target.key] = f"its identity cannot be known here ({', '.join(unknown)})"
+        else:
+            chosen[target.key] = "stale: its image was not built from this checkout's sources"
+    return chosen
+
+
+def _read_records(plan: Plan, paths: Sequence[Path]) -> dict[str, record.Entry]:
+    read = []
+    for path in paths:
+        try:
+            text = path.read_text(encoding="utf-8")
+        except OSError as exc:
+            raise ConfigError(f"--from {path}: cannot read: {exc.strerror}") from None
+        namespace, tag, entries = record.parse(path, text)
+        if (namespace, tag) != (plan.namespace, plan.tag):
+            raise ConfigError(f"{path}: records {namespace}:{tag}, but this merge publishes "
+                              f"{plan.namespace}:{plan.tag} (pass --namespace/--tag)")
+        read.append((path, entries))
+    return record.merge(read)
+
+
+def from_records(plan: Plan, resolution: Resolution, entries: dict[str, record.Entry]) -> Choice:
+    chosen = {}
+    for target in plan.targets:
+        entry = entries.get(target.key)
+        mine = resolution.identities.get(target.key)
+        if entry is None:
+            chosen[target.key] = "not in the build records"
+        elif mine is not None and entry.identity != mine:
+            chosen[target.key] = "its record's identity is not this checkout's"
+        else:
+            chosen[target.key] = entry.digest
+    return chosen
+
+
+def _publish(manifest: ManifestList, chosen: Choice, resolution: Resolution, kit: Tools, *,
+             allow_partial: bool) -> ListResult:
+    entries = [(arch, ref, chosen[key]) for (arch, ref), key in
+               zip(manifest.entries, manifest.target_keys(), strict=True)]
+    good = [(arch, ref.pinned(c)) for arch, ref, c in entries if c.startswith("sha256:")]
+    lacking = [f"{arch} ({c})" for arch, _, c in entries if not c.startswith("sha256:")]
+    available = tuple(str(arch.platform) for arch, _ in good)
+    if not lacking and resolution.lists.get(str(manifest.ref)) == frozenset(
+            r.digest for _, r in good):
+        return ListResult(manifest=manifest, status=ListStatus.UP_TO_DATE, platforms=available,
+                          available=available)
+    return publish_one(manifest, good, lacking, kit.docker, allow_partial=allow_partial)

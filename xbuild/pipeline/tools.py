@@ -3,19 +3,23 @@ the docker adapter, the host shell and the run folder."""
 
 from __future__ import annotations
 
+import functools
 import json
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, TextIO
 
+from xbuild.core.answers import Built
+from xbuild.core.buildspec import BuildRequest
+from xbuild.core.refs import Reference
 from xbuild.engine.audit import Inspector
-from xbuild.engine.docker import Docker
 from xbuild.engine.retry import RetryPolicy
 from xbuild.engine.runner import Engine
 from xbuild.host.bases import BaseEngine
 from xbuild.host.cmd import Shell
 from xbuild.host.doctor import EngineFacts
+from xbuild.host.published import Registry, TagReader
 from xbuild.output.console import Console
 
 RECORD_NAME = "summary.json"
@@ -25,19 +29,45 @@ class Adapter(Engine, Inspector, BaseEngine, EngineFacts, Protocol):
     """Everything the pipeline asks of the engine: engine/docker.py's Docker, or a fake."""
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
 class Tools:
-    console: Console
-    docker: Adapter
-    shell: Shell
+    """The adapters one command works with. The docker adapter is made on first use, so a
+    command that needs no engine (a no-op rerun) never loads python-on-whales."""
+
+    def __init__(self, *, console: Console, shell: Shell, registry: TagReader,
+                 docker: Adapter | Callable[[], Adapter]) -> None:
+        self.console, self.shell, self.registry = console, shell, registry
+        self._docker = docker
+
+    @functools.cached_property
+    def docker(self) -> Adapter:
+        return self._docker() if callable(self._docker) else self._docker
+
+
+class LazyEngine:
+    """The runner's engine, made only when a build or a list needs it."""
+
+    def __init__(self, kit: Tools, *, dry_run: bool) -> None:
+        self._kit, self.dry_run = kit, dry_run
+
+    def build(self, request: BuildRequest, log: TextIO,
+              on_line: Callable[[str], None]) -> Built:
+        return self._kit.docker.build(request, log, on_line)
+
+    def create_list(self, ref: Reference, sources: Sequence[Reference],
+                    log: TextIO | None = None) -> None:
+        self._kit.docker.create_list(ref, sources, log)
 
 
 def tools(console: Console, *, dry_run: bool = False) -> Tools:
     """A dry run prints every command it would run; -v echoes the ones it runs."""
     echo = console.say if dry_run else (console.command if console.verbose else None)
-    return Tools(console=console,
-                 docker=Docker(echo=echo, dry_run=dry_run, retry=RetryPolicy()),
-                 shell=Shell(echo=echo, dry_run=dry_run))
+    shell = Shell(echo=echo, dry_run=dry_run)
+
+    def docker() -> Adapter:
+        from xbuild.engine.docker import Docker  # python-on-whales only when a step needs it
+        return Docker(echo=echo, dry_run=dry_run, retry=RetryPolicy())
+
+    return Tools(console=console, docker=docker, shell=shell, registry=Registry(shell))
 
 
 def new_run_dir(log_dir: Path) -> Path:
@@ -52,10 +82,14 @@ def new_run_dir(log_dir: Path) -> Path:
     return run_dir
 
 
-def write_record(run_dir: Path, record: dict[str, Any]) -> Path:
-    """The run record, written whole or not at all (a killed run leaves no half file)."""
-    path = run_dir / RECORD_NAME
-    partial = path.with_suffix(".json.partial")
-    partial.write_text(json.dumps(record, indent=2), encoding="utf-8")
+def write_json(path: Path, data: dict[str, Any]) -> Path:
+    """A JSON file written whole or not at all (a killed run leaves no half file)."""
+    partial = path.with_suffix(".partial")
+    partial.write_text(json.dumps(data, indent=2), encoding="utf-8")
     partial.replace(path)
     return path
+
+
+def write_record(run_dir: Path, summary: dict[str, Any]) -> Path:
+    """The run's summary.json."""
+    return write_json(run_dir / RECORD_NAME, summary)

@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Sequence
+from typing import Protocol
 
-from xbuild.core.checks import Report
+from xbuild.core.answers import ListEntry
+from xbuild.core.checks import Report, Verdict
+from xbuild.core.matrix import Matrix
+from xbuild.core.plan import ManifestList
 from xbuild.core.platforms import Arch
 from xbuild.core.refs import Reference
+from xbuild.core.results import TargetResult
 from xbuild.core.smoke import SmokeTest
-from xbuild.engine.audit import Inspector, audit
+from xbuild.engine.audit import Inspector, audit, audit_arch
 from xbuild.output.console import Console
 from xbuild.output.views import verify_failures, verify_grid
 
@@ -27,3 +33,38 @@ def show(report: Report, console: Console) -> None:
     console.grid(verify_grid(report))
     for line in verify_failures(report):
         console.say(line, style="red")
+
+
+class HasInspector(Protocol):
+    @property
+    def docker(self) -> Inspector: ...
+
+
+class VerifyGate:
+    """Verifies each image this run built before its list is published (runner's Gate): every
+    check of `xbuild verify`, smoke tests included. Safe to call from worker threads."""
+
+    def __init__(self, matrix: Matrix, kit: HasInspector, console: Console) -> None:
+        self.matrix, self.kit, self.console = matrix, kit, console
+        self.reports: list[Report] = []
+        self._lock = threading.Lock()
+
+    @property
+    def ok(self) -> bool | None:
+        """None when nothing was verified."""
+        return all(r.ok for r in self.reports) if self.reports else None
+
+    def __call__(self, manifest: ManifestList, built: Sequence[TargetResult]) -> str:
+        smoke = self.matrix.image(manifest.image).smoke
+        arches = tuple(
+            audit_arch(r.target.ref.pinned(r.digest), r.target.arch,
+                       ListEntry(platform=r.target.arch.platform, digest=r.digest), smoke,
+                       self.kit.docker) for r in built)
+        report = Report(ref=manifest.ref, arches=arches)
+        with self._lock:
+            self.reports.append(report)
+            show(report, self.console)
+        failed = [f"{a.arch.name} " + ", ".join(c.check for c in a.checks
+                                                if c.status is Verdict.FAIL)
+                  for a in arches if not a.ok]
+        return f"not published: verification failed: {'; '.join(failed)}" if failed else ""

@@ -1,0 +1,119 @@
+"""What a registry serves under a tag now, read without pulling: skopeo, run through the one
+command runner, with the Docker CLI's credentials (~/.docker/config.json, credential helpers).
+
+A tag that does not exist is None. Transient faults (5xx, 429, a dropped connection) are
+retried; a refusal names the registry and `docker login` and is not retried.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any, Protocol
+
+from xbuild.core.answers import Published
+from xbuild.core.errors import CommandFailed, RegistryError
+from xbuild.core.refs import Reference
+from xbuild.engine.retry import RetryPolicy, is_transient
+from xbuild.host.cmd import Shell
+
+_ABSENT = ("manifest unknown", "name unknown", "not found", "no such manifest")
+_REFUSED = ("unauthorized", "authentication required", "denied", "requested access")
+_LISTS = ("application/vnd.oci.image.index.v1+json",
+          "application/vnd.docker.distribution.manifest.list.v2+json")
+DAEMON_CONFIG = Path("/etc/docker/daemon.json")
+
+
+def insecure(registry: str, daemon_config: Path = DAEMON_CONFIG) -> bool:
+    """Whether the engine talks plain http to `registry`: loopback (as dockerd does) or one of
+    its insecure-registries."""
+    host = registry.rsplit(":", 1)[0] if registry.count(":") == 1 else registry
+    if host == "localhost" or host.startswith("127."):
+        return True
+    try:
+        listed = json.loads(daemon_config.read_text()).get("insecure-registries", [])
+    except (OSError, ValueError, AttributeError):
+        return False
+    return registry in listed
+
+
+class TagReader(Protocol):
+    def read_all(self, refs: Iterable[Reference], jobs: int = 8
+                 ) -> tuple[dict[str, Published | None], dict[str, RegistryError]]: ...
+
+
+class Registry:
+    """Reads tags. `shell` runs skopeo; `retry` decides how transient faults are retried."""
+
+    def __init__(self, shell: Shell, retry: RetryPolicy | None = None) -> None:
+        self.shell, self.retry = shell, retry or RetryPolicy()
+
+    def read(self, ref: Reference) -> Published | None:
+        raw = self._skopeo(ref, "--raw")
+        if raw is None:
+            return None
+        manifest = _json(raw, ref)
+        digest = "sha256:" + hashlib.sha256(raw.encode()).hexdigest()
+        if manifest.get("mediaType") in _LISTS or "manifests" in manifest:
+            return Published(digest=digest, entries=frozenset(
+                str(m.get("digest", "")) for m in manifest.get("manifests", [])))
+        config = self._skopeo(ref, "--config", "--raw")
+        labels = (_json(config, ref).get("config") or {}).get("Labels") or {} if config else {}
+        return Published(digest=digest, labels={str(k): str(v) for k, v in labels.items()})
+
+    def read_all(self, refs: Iterable[Reference],
+                 jobs: int = 8) -> tuple[dict[str, Published | None], dict[str, RegistryError]]:
+        """Each ref's answer, read in parallel and keyed by str(ref); and the refs that could
+        not be read, with why."""
+        unique = list(dict.fromkeys(refs))
+        if not unique:
+            return {}, {}
+        with ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="xbuild-read") as pool:
+            outcomes = list(pool.map(self._try, unique))
+        answers = {str(r): o for r, o in zip(unique, outcomes, strict=True)
+                   if not isinstance(o, RegistryError)}
+        failures = {str(r): o for r, o in zip(unique, outcomes, strict=True)
+                    if isinstance(o, RegistryError)}
+        return answers, failures
+
+    def _try(self, ref: Reference) -> Published | RegistryError | None:
+        try:
+            return self.read(ref)
+        except RegistryError as exc:
+            return exc
+
+    def _skopeo(self, ref: Reference, *flags: str) -> str | None:
+        argv = ["skopeo", "inspect", *flags, "--no-tags"]
+        if insecure(ref.registry):
+            argv.append("--tls-verify=false")
+        argv.append(f"docker://{ref}")
+
+        def attempt() -> str:
+            return self.shell.run(argv, timeout=120, reads_only=True).stdout
+
+        retrying = self.retry.retrying(
+            lambda exc: isinstance(exc, CommandFailed) and is_transient(exc.output),
+            lambda _n, _exc: None)
+        try:
+            return str(retrying(attempt))
+        except CommandFailed as exc:
+            said = exc.output.lower()
+            if any(word in said for word in _ABSENT):
+                return None
+            if any(word in said for word in _REFUSED):
+                raise RegistryError(f"{ref.registry} refused to show {ref}: log in with "
+                                    f"`docker login {ref.registry}`") from None
+            raise RegistryError(f"cannot read {ref}: {exc}") from None
+
+
+def _json(text: str, ref: Reference) -> Mapping[str, Any]:
+    try:
+        data = json.loads(text)
+    except ValueError:
+        raise RegistryError(f"{ref}: the registry's answer is not JSON") from None
+    if not isinstance(data, dict):
+        raise RegistryError(f"{ref}: the registry's answer is not a manifest")
+    return data

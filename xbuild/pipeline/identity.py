@@ -1,0 +1,148 @@
+"""Before building: each target's identity, and what the registry already holds.
+
+Reads, in parallel, every per-arch tag the plan would push, every external base for each arch,
+every published parent, and every list; then computes identities parents first. A target whose
+published image carries its identity is up to date, unless asked to rebuild.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass, field, replace
+
+from xbuild.core.answers import Published
+from xbuild.core.buildspec import IDENTITY_LABEL
+from xbuild.core.downloads import ImageDownloads
+from xbuild.core.errors import InvalidReference
+from xbuild.core.identity import Inputs, Source, identity, inputs_for, read_source
+from xbuild.core.matrix import Matrix
+from xbuild.core.plan import Plan, Target
+from xbuild.core.refs import Reference
+from xbuild.host.published import TagReader
+
+EVERYTHING = "*"  # --rebuild with no image
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Resolution:
+    inputs: dict[str, Inputs] = field(default_factory=dict)  # target key -> inputs
+    identities: dict[str, str | None] = field(default_factory=dict)  # target key -> identity
+    up_to_date: dict[str, str] = field(default_factory=dict)  # target key -> published digest
+    bases: dict[tuple[str, str], Reference] = field(default_factory=dict)  # (name, arch) -> @
+    lists: dict[str, frozenset[str]] = field(default_factory=dict)  # list ref -> its digests
+    published: dict[str, Published | None] = field(default_factory=dict)  # per-arch tag -> it
+
+    def to_build(self, plan: Plan) -> list[Target]:
+        return [t for t in plan.targets if t.key not in self.up_to_date]
+
+
+def forced(plan: Plan, rebuild: Collection[str]) -> set[str]:
+    """Target keys --rebuild asks for: everything, or the named images and their children."""
+    if EVERYTHING in rebuild:
+        return {t.key for t in plan.targets}
+    chosen: set[str] = set()
+    for target in plan.targets:  # parents come first
+        if target.image in rebuild or (target.parent_key in chosen):
+            chosen.add(target.key)
+    return chosen
+
+
+def base_ref(matrix: Matrix, plan: Plan, name: str, target: Target) -> Reference | None:
+    """Where an external base comes from for `target`'s arch: xbuild's own bootstrap in the
+    plan's namespace when matrix.yml declares it, else the reference itself."""
+    for base in matrix.bases:
+        if str(base.name) == name:
+            return base.published(plan.namespace).per_arch(target.arch)
+    try:
+        return Reference.parse(name)
+    except InvalidReference:
+        return None  # e.g. `FROM ${BASE}`: never known, so always built
+
+
+def known_checksums(downloads: ImageDownloads | None,
+                    target: Target) -> list[tuple[str, str | None]]:
+    if downloads is None:
+        return []
+    return [(name, source.sha256) for name, source in downloads.for_arch(target.arch)]
+
+
+def resolve(matrix: Matrix, plan: Plan, registry: TagReader | None, *, push: bool,
+            rebuild: Collection[str] = ()) -> Resolution:
+    """With `push`, also what is up to date: then a registry that cannot be read is an error
+    (the pushes would fail too). A base that cannot be read is left unresolved. Without a
+    registry nothing is read: bases stay unresolved, so only base-free identities are known."""
+    sources = {spec.name: read_source(spec.context, spec.dockerfile,
+                                      str(matrix.published_name(spec.parent))
+                                      if spec.parent else None)
+               for spec in matrix.images if spec.name in plan.images}
+    wanted = _bases_wanted(matrix, plan, sources)
+    strict = [t.parent_published for t in plan.targets if t.parent_published]
+    if push:
+        strict += [t.ref for t in plan.targets] + [m.ref for m in plan.manifests]
+    answers, failures = registry.read_all([*(r for r in wanted.values() if r), *strict]) \
+        if registry is not None else ({}, {})
+    if bad := next((failures[str(r)] for r in strict if str(r) in failures), None):
+        raise bad
+    bases = {key: ref.pinned(found.digest) for key, ref in wanted.items()
+             if ref is not None and (found := answers.get(str(ref))) is not None}
+    resolution = Resolution(bases=bases, lists={str(m.ref): found.entries for m in plan.manifests
+                                                if (found := answers.get(str(m.ref)))},
+                            published={str(t.ref): answers.get(str(t.ref)) for t in plan.targets})
+    _identify(matrix, plan, sources, answers, resolution)
+    if push:
+        skip = forced(plan, rebuild)
+        resolution.up_to_date.update(_up_to_date(plan, resolution, answers, skip))
+    return resolution
+
+
+def _bases_wanted(matrix: Matrix, plan: Plan,
+                  sources: Mapping[str, Source]) -> dict[tuple[str, str], Reference | None]:
+    return {(name, t.arch.name): base_ref(matrix, plan, name, t)
+            for t in plan.targets for name in sources[t.image].bases}
+
+
+def _identify(matrix: Matrix, plan: Plan, sources: Mapping[str, Source],
+              answers: Mapping[str, Published | None], resolution: Resolution) -> None:
+    for target in plan.targets:  # parents first
+        bases = {name: ref.digest for (name, arch), ref in resolution.bases.items()
+                 if arch == target.arch.name}
+        parent: str | None = ""
+        if target.parent_key:
+            parent = resolution.identities.get(target.parent_key)
+        elif target.parent_published:
+            found = answers.get(str(target.parent_published))
+            parent = found.labels.get(IDENTITY_LABEL) if found else None
+        inputs = inputs_for(target, sources[target.image],
+                            downloads=known_checksums(matrix.image(target.image).downloads,
+                                                      target),
+                            bases=bases, parent=parent, description=target.description)
+        resolution.inputs[target.key] = inputs
+        resolution.identities[target.key] = identity(inputs)
+
+
+def _up_to_date(plan: Plan, resolution: Resolution, answers: Mapping[str, Published | None],
+                forced_keys: set[str]) -> dict[str, str]:
+    found = {}
+    for target in plan.targets:
+        mine = resolution.identities.get(target.key)
+        published = answers.get(str(target.ref))
+        if mine and published and target.key not in forced_keys \
+                and published.labels.get(IDENTITY_LABEL) == mine:
+            found[target.key] = published.digest
+    return found
+
+
+def with_fetched(resolution: Resolution, plan: Plan,
+                 fetched: Mapping[str, Mapping[str, str]]) -> Resolution:
+    """Identities again once the downloads are in hand: `fetched` maps a target key to its
+    files' checksums, first-seen ones included."""
+    identities = dict(resolution.identities)
+    inputs = dict(resolution.inputs)
+    for target in plan.targets:  # parents first: a child sees its parent's new identity
+        known = inputs[target.key]
+        downloads = tuple((name, sha or fetched.get(target.key, {}).get(name))
+                          for name, sha in known.downloads)
+        parent = identities.get(target.parent_key) if target.parent_key else known.parent
+        inputs[target.key] = replace(known, downloads=downloads, parent=parent)
+        identities[target.key] = identity(inputs[target.key])
+    return replace(resolution, inputs=inputs, identities=identities)
