@@ -1,4 +1,4 @@
-"""How fast `xbuild all --push` builds a real matrix, against `buildx bake` and a plain loop.
+"""How fast xbuild builds and rebuilds a matrix, against `buildx bake` and a plain loop.
 
 Not a test. Writes a fixture matrix into a temporary folder: 5 images x 3 arches (amd64,
 arm32v7, arm64v8), FROM scratch plus Debian's static busybox, with one parent edge
@@ -15,6 +15,17 @@ and 5 manifest lists:
           `imagetools create` per image
 
     .venv/bin/python bench/engine_bench.py [--work 300000] [--runs 1] [--keep] [--xbuild-jobs N]
+
+Three scenarios per contender and run, in its own namespace:
+
+  cold    from a pruned build cache
+  no-op   the same command again, nothing changed; the registry's digests of every per-arch
+          tag and list are read before and after ("digests kept")
+  change  the parent img1's NONCE arg moves: img1 and img1-kid must build again, nothing else
+
+and one yardstick, "alone": xbuild building only img1 and img1-kid, cold. The issue's goals:
+xbuild cold <= 0.9 x bake cold; xbuild no-op <= 0.3 x bake no-op with digests kept; xbuild
+change <= alone.
 
 Each contender starts cold: the engine's build cache is pruned (`docker buildx prune -af`) and
 the images of earlier contenders are removed, and every run builds with a fresh nonce build
@@ -41,6 +52,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import hashlib
 import json
 import os
 import platform
@@ -56,7 +68,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -284,15 +296,18 @@ def stage_fixture(root: Path, work: int) -> Path:
     return root
 
 
-def build_args(nonce: str, work: int) -> dict[str, str]:
-    return {"NONCE": nonce, "WORK": str(work)}
+def build_args(nonce: str, work: int, image: str = "", changed: bool = False) -> dict[str, str]:
+    """The one-image change: the parent's NONCE moves, so it and its child must build again."""
+    moved = changed and image == PARENT
+    return {"NONCE": f"{nonce}-changed" if moved else nonce, "WORK": str(work)}
 
 
-def write_matrix(root: Path, nonce: str, work: int) -> Path:
+def write_matrix(root: Path, nonce: str, work: int, changed: bool = False) -> Path:
     """matrix.yml (JSON is YAML) for xbuild, with this run's nonce."""
     images: dict[str, Any] = {}
     for image in IMAGES:
-        entry: dict[str, Any] = {"context": f"images/{image}", "args": build_args(nonce, work)}
+        entry: dict[str, Any] = {"context": f"images/{image}",
+                                 "args": build_args(nonce, work, image, changed)}
         if image == CHILD:
             entry["from"] = PARENT
         images[image] = entry
@@ -316,7 +331,7 @@ def list_commands(namespace: str) -> list[list[str]]:
              *(per_arch_ref(namespace, image, a) for a in ARCH_NAMES)] for image in IMAGES]
 
 
-def write_bake(root: Path, namespace: str, nonce: str, work: int) -> Path:
+def write_bake(root: Path, namespace: str, nonce: str, work: int, changed: bool) -> Path:
     targets: dict[str, Any] = {}
     for image in IMAGES:
         for arch_name in ARCH_NAMES:
@@ -325,7 +340,7 @@ def write_bake(root: Path, namespace: str, nonce: str, work: int) -> Path:
                 "dockerfile": "Dockerfile",
                 "platforms": [str(arch(arch_name).platform)],
                 "tags": [per_arch_ref(namespace, image, arch_name)],
-                "args": build_args(nonce, work),
+                "args": build_args(nonce, work, image, changed),
             }
             if image == CHILD:
                 target["contexts"] = {context_key(): "target:"
@@ -343,14 +358,14 @@ def write_script(path: Path, commands: Sequence[Sequence[str]]) -> Path:
     return path
 
 
-def bake_script(root: Path, namespace: str, nonce: str, work: int) -> Path:
-    bake_file = write_bake(root, namespace, nonce, work)
+def bake_script(root: Path, namespace: str, nonce: str, work: int, changed: bool) -> Path:
+    bake_file = write_bake(root, namespace, nonce, work, changed)
     commands = [["docker", "buildx", "bake", "--push", "--progress", "plain", "-f",
                  str(bake_file)], *list_commands(namespace)]
     return write_script(root / "bake.sh", commands)
 
 
-def loop_script(root: Path, namespace: str, nonce: str, work: int) -> Path:
+def loop_script(root: Path, namespace: str, nonce: str, work: int, changed: bool) -> Path:
     commands: list[list[str]] = []
     for image in IMAGES:  # parents come first
         for arch_name in ARCH_NAMES:
@@ -358,7 +373,7 @@ def loop_script(root: Path, namespace: str, nonce: str, work: int) -> Path:
             command = ["docker", "buildx", "build", "--push", "--progress", "plain",
                        "--platform", str(arch(arch_name).platform),
                        "-t", per_arch_ref(namespace, image, arch_name)]
-            for key, value in build_args(nonce, work).items():
+            for key, value in build_args(nonce, work, image, changed).items():
                 command += ["--build-arg", f"{key}={value}"]
             if image == CHILD:
                 parent = per_arch_ref(namespace, PARENT, arch_name)
@@ -373,13 +388,18 @@ def xbuild_command() -> list[str]:
 
 
 # --- one contender ---------------------------------------------------------------------------
+SCENARIOS = ("cold", "no-op", "change")
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Outcome:
     contender: str
+    scenario: str
     measured: Measured
     problem: str  # '' when it succeeded and verified
     log: Path
     note: str = ""
+    digests_kept: bool | None = None  # no-op: did every per-arch and list digest stay?
 
     @property
     def ok(self) -> bool:
@@ -400,32 +420,64 @@ class Bench:
     def prefix(self) -> str:
         return f"{self.registry.address}/bench-"
 
-    def run(self, contender: str, run: int) -> Outcome:
+    def round(self, contender: str, run: int) -> list[Outcome]:
+        """Cold, then a no-op rerun, then the one-image change, in one namespace."""
         go_cold(self.prefix())
-        namespace = self.namespace(contender)
         nonce = f"{contender}-{run}-{uuid.uuid4().hex[:12]}"
-        folder = self.root / f"run{run}-{contender}"
+        cold = self._one(contender, run, "cold", nonce)
+        before = published_digests(self.namespace(contender))
+        noop = self._one(contender, run, "no-op", nonce)
+        kept = published_digests(self.namespace(contender)) == before
+        change = self._one(contender, run, "change", nonce)
+        return [cold, replace(noop, digests_kept=kept), change]
+
+    def alone(self, run: int) -> Outcome:
+        """The goal's yardstick: xbuild building only the changed image and its child, cold."""
+        go_cold(self.prefix())
+        nonce = f"alone-{run}-{uuid.uuid4().hex[:12]}"
+        return self._one("xbuild", run, "alone", nonce, only=CHILD)
+
+    def _one(self, contender: str, run: int, scenario: str, nonce: str,
+             only: str | None = None) -> Outcome:
+        namespace = self.namespace(contender if only is None else "alone")
+        folder = self.root / f"run{run}-{contender}-{scenario}"
         folder.mkdir()
         log = folder / "output.log"
-        argv = self._command(contender, folder, namespace, nonce)
+        argv = self._command(contender, folder, namespace, nonce, changed=scenario == "change",
+                             only=only)
         measured = measure(argv, log, timeout=self.timeout)
         problem = (f"exit code {measured.exit_code}" if measured.exit_code != 0
-                   else verify(namespace))
-        note = xbuild_timeline(folder / "logs") if contender == "xbuild" and not problem else ""
-        return Outcome(contender=contender, measured=measured, problem=problem, log=log,
-                       note=note)
+                   else "" if only else verify(namespace))
+        note = (xbuild_timeline(folder / "logs")
+                if contender == "xbuild" and scenario == "cold" and not problem else "")
+        return Outcome(contender=contender, scenario=scenario, measured=measured,
+                       problem=problem, log=log, note=note)
 
-    def _command(self, contender: str, folder: Path, namespace: str, nonce: str) -> list[str]:
+    def _command(self, contender: str, folder: Path, namespace: str, nonce: str, *,
+                 changed: bool, only: str | None) -> list[str]:
         if contender == "xbuild":
-            matrix = write_matrix(self.root, nonce, self.work)
+            matrix = write_matrix(self.root, nonce, self.work, changed)
             jobs = [] if self.xbuild_jobs is None else ["--jobs", str(self.xbuild_jobs)]
-            return [*xbuild_command(), "all", "--push", "-f", str(matrix), "--namespace",
+            selection = ["build", only] if only else ["all"]
+            return [*xbuild_command(), *selection, "--push", "-f", str(matrix), "--namespace",
                     namespace, "--log-dir", str(folder / "logs"), *jobs]
-        make: Callable[[Path, str, str, int], Path] = (bake_script if contender == "bake"
-                                                        else loop_script)
-        script = make(self.root, namespace, nonce, self.work)
+        make: Callable[[Path, str, str, int, bool], Path] = (bake_script if contender == "bake"
+                                                              else loop_script)
+        script = make(self.root, namespace, nonce, self.work, changed)
         kept = shutil.copy2(script, folder / script.name)
         return ["bash", str(kept)]
+
+
+def published_digests(namespace: str) -> dict[str, str]:
+    """Every per-arch tag's and list's digest, as the registry serves them now."""
+    refs = [f"{namespace}/{image}:{TAG}" for image in IMAGES]
+    refs += [per_arch_ref(namespace, image, a) for image in IMAGES for a in ARCH_NAMES]
+    found = {}
+    for ref in refs:
+        raw = subprocess.run(["skopeo", "inspect", "--raw", "--tls-verify=false",
+                              f"docker://{ref}"], capture_output=True, check=False).stdout
+        found[ref] = hashlib.sha256(raw).hexdigest() if raw else "absent"
+    return found
 
 
 def xbuild_timeline(log_dir: Path) -> str:
@@ -452,31 +504,34 @@ def median(values: Sequence[float]) -> float:
     return float(statistics.median(values))
 
 
-def report(outcomes: dict[str, list[Outcome]]) -> str:
-    good = {c: [o for o in outs if o.ok] for c, outs in outcomes.items()}
-    wall = {c: median([o.measured.seconds for o in outs]) for c, outs in good.items() if outs}
-    base = wall.get("xbuild")
-    rows = [("contender", "wall s", "ratio vs xbuild", "max RSS MiB", "tree peak MiB",
-             "cpu %", "ok runs")]
-    for contender, outs in outcomes.items():
-        ok = good[contender]
-        if not ok:
-            rows.append((contender, "failed", "-", "-", "-", "-", f"0/{len(outs)}"))
+def report(outcomes: list[Outcome]) -> str:
+    """One table per scenario, each contender's median wall time and its ratio to xbuild's."""
+    lines = []
+    for scenario in (*SCENARIOS, "alone"):
+        runs = [o for o in outcomes if o.scenario == scenario]
+        if not runs:
             continue
-        seconds = wall[contender]
-        rows.append((contender, f"{seconds:.1f}",
-                     f"{seconds / base:.2f}" if base else "-",
-                     f"{median([o.measured.max_rss_kib for o in ok]) / 1024:.0f}",
-                     f"{median([o.measured.tree_peak_kib for o in ok]) / 1024:.0f}",
-                     f"{100 * median([o.measured.cpu_busy for o in ok]):.0f}",
-                     f"{len(ok)}/{len(outs)}"))
-    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
-    lines = ["  ".join(cell.ljust(w) if i == 0 else cell.rjust(w)
-                       for i, (cell, w) in enumerate(zip(row, widths, strict=True)))
-             for row in rows]
-    ratios = [f"xbuild/{c} = {base / wall[c]:.2f}" if base and c in wall else f"xbuild/{c} = n/a"
-              for c in CONTENDERS[1:]]
-    return "\n".join([*lines, ", ".join(ratios)])
+        lines.append(f"{scenario}:")
+        wall = {c: median([o.measured.seconds for o in runs if o.contender == c and o.ok])
+                for c in CONTENDERS if any(o.contender == c and o.ok for o in runs)}
+        for contender in CONTENDERS:
+            mine = [o for o in runs if o.contender == contender]
+            if not mine:
+                continue
+            if contender not in wall:
+                lines.append(f"  {contender:6} failed ({len(mine)} runs)")
+                continue
+            kept = [o.digests_kept for o in mine if o.digests_kept is not None]
+            extra = f", digests kept: {all(kept)}" if kept else ""
+            m = [o.measured for o in mine if o.ok]
+            lines.append(f"  {contender:6} {wall[contender]:7.1f} s  max RSS "
+                         f"{median([x.max_rss_kib for x in m]) / 1024:.0f} MiB  tree "
+                         f"{median([x.tree_peak_kib for x in m]) / 1024:.0f} MiB  cpu "
+                         f"{100 * median([x.cpu_busy for x in m]):.0f}%{extra}")
+        if "xbuild" in wall:
+            lines.append("  " + ", ".join(f"xbuild/{c} = {wall['xbuild'] / wall[c]:.2f}"
+                                          for c in CONTENDERS[1:] if c in wall))
+    return "\n".join(lines)
 
 
 def calibrate(work: int) -> str:
@@ -528,26 +583,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     registry = LocalRegistry(port=free_port(), home=root / "registry")
     bench = Bench(root=root, registry=registry, work=args.work, timeout=args.timeout,
                   xbuild_jobs=args.xbuild_jobs)
-    outcomes: dict[str, list[Outcome]] = {c: [] for c in CONTENDERS}
+    outcomes: list[Outcome] = []
     try:
         print(registry.start())
         stage_fixture(root, args.work)
         for run in range(args.runs):
             order = CONTENDERS[run % 3:] + CONTENDERS[: run % 3]  # rotate to spread order bias
             for contender in order:
-                outcome = bench.run(contender, run)
-                outcomes[contender].append(outcome)
-                m = outcome.measured
-                status = "ok" if outcome.ok else f"FAILED: {outcome.problem} (log: {outcome.log})"
-                print(f"run {run + 1} {contender:6} {m.seconds:7.1f} s  max RSS "
-                      f"{m.max_rss_kib / 1024:.0f} MiB  tree {m.tree_peak_kib / 1024:.0f} MiB  "
-                      f"cpu {100 * m.cpu_busy:.0f}%  load {os.getloadavg()[0]:.1f}  {status}",
-                      flush=True)
-                if not outcome.ok:
-                    tail = outcome.log.read_text(errors="replace").splitlines()[-15:]
-                    print("\n".join("    " + line for line in tail))
-                if outcome.note:
-                    print(outcome.note)
+                for outcome in bench.round(contender, run):
+                    outcomes.append(outcome)
+                    show(outcome, run)
+            outcome = bench.alone(run)
+            outcomes.append(outcome)
+            show(outcome, run)
         print()
         print(report(outcomes))
     finally:
@@ -557,7 +605,22 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"kept: {root} (registry data in {root / 'registry' / 'data'})")
         else:
             shutil.rmtree(root, ignore_errors=True)
-    return 0 if all(o.ok for outs in outcomes.values() for o in outs) else 1
+    return 0 if all(o.ok for o in outcomes) else 1
+
+
+def show(outcome: Outcome, run: int) -> None:
+    m = outcome.measured
+    status = "ok" if outcome.ok else f"FAILED: {outcome.problem} (log: {outcome.log})"
+    kept = "" if outcome.digests_kept is None else f"  digests kept: {outcome.digests_kept}"
+    print(f"run {run + 1} {outcome.contender:6} {outcome.scenario:6} {m.seconds:7.1f} s  max RSS "
+          f"{m.max_rss_kib / 1024:.0f} MiB  tree {m.tree_peak_kib / 1024:.0f} MiB  "
+          f"cpu {100 * m.cpu_busy:.0f}%  load {os.getloadavg()[0]:.1f}  {status}{kept}",
+          flush=True)
+    if not outcome.ok:
+        tail = outcome.log.read_text(errors="replace").splitlines()[-15:]
+        print("\n".join("    " + line for line in tail))
+    if outcome.note:
+        print(outcome.note)
 
 
 if __name__ == "__main__":

@@ -22,16 +22,15 @@ from tests.support.authregistry import (
     USERNAME,
     AuthRegistry,
     auth_registry,
-    ci_is_set,
     config_folder,
     docker_login,
     docker_logout,
     logged_in,
     registry_login,
-    require,
     restore_config,
     stored_auths,
 )
+from tests.support.engine import ci_is_set, require
 from tests.support.faultproxy import fault_proxy
 
 pytestmark = pytest.mark.integration

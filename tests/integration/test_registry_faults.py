@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import uuid
 from pathlib import Path
 
 import pytest
@@ -24,8 +25,10 @@ def test_transient_registry_failure_is_retried_and_the_run_completes(
         registry: LocalRegistry, fixture_matrix: FixtureMatrix, tmp_path: Path,
         fault: Fault) -> None:
     with fault_proxy(registry.address, [fault]) as proxy:
+        # a namespace of its own: an image already pushed would be up to date, not pushed
         run = xbuild("build", "duo", "--push", "-f", fixture_matrix.path, "--json",
-                     "--namespace", f"{proxy.host}/retried", "--log-dir", tmp_path)
+                     "--namespace", f"{proxy.host}/retried-{uuid.uuid4().hex[:8]}",
+                     "--log-dir", tmp_path)
         injected = proxy.injected
     assert run.exit_code == 0, run.stderr
     assert injected == fault.times

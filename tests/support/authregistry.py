@@ -38,6 +38,8 @@ from typing import Any
 
 import pytest
 
+from tests.support.engine import require
+
 USERNAME = "xbuild-test"
 REALM = "xbuild-test-registry"
 BINARY = "docker-registry"
@@ -85,20 +87,6 @@ class AuthRegistry:
 
 
 # -- environment --------------------------------------------------------------------------
-
-def ci_is_set() -> bool:
-    """Whether ``CI`` holds any true value: then what a test needs must be there."""
-    return os.environ.get("CI", "").strip().lower() in {"1", "true", "yes", "on", "y"}
-
-
-def require(problem: str | None) -> None:
-    """Fail under CI, skip elsewhere, when ``problem`` names something missing."""
-    if problem is None:
-        return
-    if ci_is_set():
-        pytest.fail(f"under CI this test needs {problem}")
-    pytest.skip(f"{problem} (run `bash ci/setup.sh`; under CI this fails)")
-
 
 def engine_problem(docker: str = "docker") -> str | None:
     if shutil.which(docker) is None:

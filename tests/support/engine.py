@@ -21,14 +21,27 @@ def _engine_problem() -> str | None:
     return None if probe.returncode == 0 else f"no Docker engine: {probe.stderr.strip()}"
 
 
-@pytest.fixture(scope="session", autouse=True)
-def engine() -> None:
-    problem = _engine_problem()
+TRUE = frozenset({"1", "true", "yes", "on", "y"})
+
+
+def ci_is_set() -> bool:
+    """Whether ``CI`` holds any true value (1, true, True, yes, ...): then what a test needs
+    must be there, and its absence fails the test instead of skipping it."""
+    return os.environ.get("CI", "").strip().lower() in TRUE
+
+
+def require(problem: str | None) -> None:
+    """Fail under CI, skip elsewhere, when ``problem`` names something missing."""
     if problem is None:
         return
-    if os.environ.get("CI") == "true":
-        pytest.fail(f"these tests need the engine under CI: {problem}")
-    pytest.skip(f"{problem} (run `bash ci/setup.sh`; under CI=true this fails)")
+    if ci_is_set():
+        pytest.fail(f"under CI this test needs what is missing: {problem}")
+    pytest.skip(f"{problem} (run `bash ci/setup.sh`; under CI this fails)")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def engine() -> None:
+    require(_engine_problem())
 
 
 def free_port() -> int:
