@@ -197,8 +197,65 @@ images:
 _LATIN1_COMMENT = (b"# maintained by J\xfcrgen\nnamespace: derekmerck\ntag: latest\n"
                    b"images:\n  orthanc: {context: images/orthanc}\n")
 
+_ALIAS_BOMB = """\
+a: &a ["x", "x", "x", "x", "x", "x", "x", "x", "x"]
+b: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a]
+c: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b]
+d: &d [*c, *c, *c, *c, *c, *c, *c, *c, *c]
+e: &e [*d, *d, *d, *d, *d, *d, *d, *d, *d]
+f: &f [*e, *e, *e, *e, *e, *e, *e, *e, *e]
+g: &g [*f, *f, *f, *f, *f, *f, *f, *f, *f]
+namespace: x
+tag: latest
+architectures: [*g]
+images: {orthanc: {context: images/orthanc}}
+"""
+_BASE = {"suite": "bookworm", "mirror": "http://deb.debian.org/debian"}
+_HOOK = "--customize-hook=touch /tmp/xbuild-canary"
 _ORTHANC = ("images", "orthanc")
 _PLUGINS = ("images", "orthanc-plugins")
+
+# What an audit found reaching the host, leaving the folder, or crashing the loader.
+HOSTILE_CASES: tuple[BadCase, ...] = (
+    BadCase("suite-is-an-mmdebstrap-hook", _put("bases", value={"debian:bookworm-slim": {
+        **_BASE, "suite": _HOOK}}), "bases.debian:bookworm-slim.suite",
+            ("is not a Debian suite name",)),
+    BadCase("mirror-with-a-newline", _put("bases", value={"debian:bookworm-slim": {
+        **_BASE, "mirror": "http://deb.debian.org/debian\ndeb [trusted=yes] http://evil/ x"}}),
+            "bases.debian:bookworm-slim.mirror", ("is not an http(s) URL",)),
+    BadCase("mirror-with-a-space-option", _put("bases", value={"debian:bookworm-slim": {
+        **_BASE, "mirror": "[trusted=yes] http://evil/"}}), "bases.debian:bookworm-slim.mirror",
+            ("is not an http(s) URL",)),
+    BadCase("context-is-the-root", _put(*_ORTHANC, "context", value="/"),
+            "images.orthanc.context", ("leads outside",)),
+    BadCase("context-climbs-out", _put(*_ORTHANC, "context", value="../.."),
+            "images.orthanc.context", ("leads outside",)),
+    BadCase("dockerfile-climbs-out",
+            _put(*_ORTHANC, "dockerfile", value="../../../../../../../../etc/passwd"),
+            "images.orthanc.dockerfile", ("leads outside",)),
+    BadCase("alias-bomb", _text(_ALIAS_BOMB), ":2:", ("aliases",)),
+    BadCase("key-not-a-string", _text("namespace: x\ntag: t\n? [a]\n: 1\n"), ":3:",
+            ("keys must be strings",)),
+    BadCase("image-named-a-number", _text(
+        "namespace: x\ntag: t\nimages:\n  5: {context: images/orthanc}\n"), ":4:",
+            ("keys must be strings",)),
+    BadCase("tag-not-ascii", _put("tag", value="lätest"), "tag", ("'lätest'",)),
+    BadCase("namespace-over-255", _put("namespace", value="a" * 256), "namespace",
+            ("longer than 255",)),
+    BadCase("secret-looking-build-arg", _put(*_ORTHANC, "args", value={"DB_PASSWORD": "x"}),
+            "images.orthanc.args.DB_PASSWORD", ("looks like a secret", "secrets")),
+    BadCase("download-with-userinfo", _put(*_ORTHANC, "downloads", value={
+        "a.zip": "https://user:pass@example.org/a.zip"}), "images.orthanc.downloads.a.zip.url",
+            ("carries a user or password",)),
+    BadCase("download-host-dot-dot", _put(*_ORTHANC, "downloads", value={
+        "a.zip": "https://../etc/hostname"}), "images.orthanc.downloads.a.zip.url",
+            ("has no valid host name",)),
+    BadCase("download-encoded-dot-dot", _put(*_ORTHANC, "downloads", value={
+        "a.zip": "https://example.org/%2e%2e/%2e%2e/etc/hostname"}),
+            "images.orthanc.downloads.a.zip.url", ("has . or .. segments",)),
+    BadCase("matrix-over-1-mib", _text("# " + "x" * (1 << 20) + "\nnamespace: x\n"), "",
+            ("larger than 1024 KiB",)),
+)
 
 BAD_CASES: tuple[BadCase, ...] = (
     BadCase("yaml-syntax-error", _text(_YAML_ERROR_ON_LINE_6), ":6:", ("invalid YAML",)),
@@ -298,6 +355,7 @@ BAD_CASES: tuple[BadCase, ...] = (
     BadCase("arch-args-nested",
             _put(*_ORTHANC, "arch_args", value={"amd64": {"A": ["x"]}}),
             "images.orthanc.arch_args.amd64.A", ("must be a string or number",)),
+    *HOSTILE_CASES,
 )
 
 

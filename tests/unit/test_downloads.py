@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -24,6 +25,7 @@ from xbuild.core.downloads import (
     parse_lock,
     read_lock,
     render_lock,
+    url_problem,
 )
 from xbuild.core.errors import MatrixError
 from xbuild.core.matrix import load_matrix
@@ -212,7 +214,7 @@ BAD_DOWNLOADS: list[Any] = [
     pytest.param({"jboss.zip": "ftp://example.org/jboss.zip"}, f"{KEY}.jboss.zip.url",
                  "'ftp://example.org/jboss.zip' is not an http(s) URL", id="url-ftp"),
     pytest.param({"jboss.zip": "https:///jboss.zip"}, f"{KEY}.jboss.zip.url",
-                 "is not an http(s) URL", id="url-without-host"),
+                 "has no valid host name", id="url-without-host"),
     pytest.param({"jboss.zip": "jboss.zip"}, f"{KEY}.jboss.zip.url", "is not an http(s) URL",
                  id="url-a-bare-name"),
     pytest.param({"jboss.zip": "https://example.org/jboss 1.zip"}, f"{KEY}.jboss.zip.url",
@@ -390,29 +392,52 @@ def test_mirrored_encodes_the_query_into_the_path() -> None:
     assert one != other != mirrored("https://example.org/get", "http://m")
 
 
-@pytest.mark.parametrize("url", [
-    SOURCEFORGE, JBOSS_URL, "https://example.org/get?id=1&v=2", "http://example.org:8080/a/b.tgz",
-])
-def test_mirror_path_is_the_tail_of_the_mirrored_url(url: str) -> None:
-    path = mirror_path(url)
-    assert not path.is_absolute()
-    assert path.parts[0] == url.split("/")[2]
-    assert mirrored(url, "http://10.0.0.5/m/") == f"http://10.0.0.5/m/{path.as_posix()}"
-
-
 def test_mirror_path_of_the_sourceforge_url() -> None:
     assert mirror_path(SOURCEFORGE) == Path("sourceforge.net/projects/x/files/a.zip/download")
 
 
-def test_mirror_path_never_leaves_the_mirror_tree() -> None:
-    # `xbuild fetch --into` writes root / mirror_path(url).
-    with pytest.raises(ValueError, match="no place in a mirror tree"):
-        mirror_path("https://example.org/a/../../../escape.zip")
+@pytest.mark.parametrize(("url", "path", "served"), [
+    pytest.param("https://example.org/a/b.tgz", "example.org/a/b.tgz",
+                 "http://10.0.0.5/m/example.org/a/b.tgz", id="plain"),
+    pytest.param("http://example.org:8080/a/b.tgz", "example.org:8080/a/b.tgz",
+                 "http://10.0.0.5/m/example.org:8080/a/b.tgz", id="port"),
+    pytest.param("https://example.org/get?id=1&v=2", "example.org/get%3Fid%3D1%26v%3D2",
+                 "http://10.0.0.5/m/example.org/get%3Fid%3D1%26v%3D2", id="query"),
+    pytest.param("https://example.org/a%20b/c.zip", "example.org/a b/c.zip",
+                 "http://10.0.0.5/m/example.org/a%20b/c.zip", id="escape-decoded-then-quoted"),
+])
+def test_mirror_path_and_mirrored_url(url: str, path: str, served: str) -> None:
+    assert mirror_path(url) == Path(path)
+    assert mirrored(url, "http://10.0.0.5/m/") == served
+
+
+@pytest.mark.parametrize(("url", "problem"), [
+    pytest.param("https://example.org/a/../../../escape.zip", "has . or .. segments",
+                 id="dot-dot"),
+    pytest.param("https://example.org/a/%2e%2e/%2E%2E/etc/hostname", "has . or .. segments",
+                 id="percent-encoded-dot-dot"),
+    pytest.param("https://../etc/hostname", "has no valid host name", id="host-dot-dot"),
+    pytest.param("https://user:secret@example.org/a.zip", "carries a user or password",
+                 id="userinfo"),
+    pytest.param("ftp://example.org/a.zip", "is not an http(s) URL", id="ftp"),
+    pytest.param("file:///etc/hostname", "is not an http(s) URL", id="file"),
+    pytest.param("https://example.org/a%5c..%5cb.zip", "backslashes", id="encoded-backslash"),
+    pytest.param("https://example.org/a%00.zip", "control characters", id="nul"),
+    pytest.param("https://example.org:0/a.zip", "has no valid host name", id="port-zero"),
+    pytest.param("https://example.org:99999/a.zip", "has an invalid port", id="port-too-big"),
+    pytest.param("https://example.org/a.zip#frag", "has a #fragment", id="fragment"),
+    pytest.param("https://exa mple.org/a.zip", "is not an http(s) URL", id="space"),
+])
+def test_hostile_urls_are_refused_and_have_no_place_in_a_mirror(url: str, problem: str) -> None:
+    found = url_problem(url)
+    assert found is not None and problem in found
+    with pytest.raises(MatrixError, match=re.escape(problem)):
+        mirror_path(url)
 
 
 def test_a_url_with_dot_segments_is_refused(write_matrix: WriteMatrix) -> None:
     path = write(write_matrix, {"jboss.zip": "https://example.org/a/../../escape.zip"})
-    with pytest.raises(MatrixError, match=r"jboss\.zip\.url: .* without \. or \.\. segments"):
+    with pytest.raises(MatrixError, match=r"jboss\.zip\.url: .* has \. or \.\. segments"):
         load_matrix(path)
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import http.server
 import threading
+import time
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -13,7 +14,14 @@ from pathlib import Path
 import pytest
 
 from tests.support.engine import free_port
-from xbuild.core.downloads import LOCK_NAME, Need, Source, mirror_path, read_lock
+from xbuild.core.downloads import (
+    LOCK_NAME,
+    Need,
+    Source,
+    mirror_path,
+    read_lock,
+    redirect_problem,
+)
 from xbuild.core.errors import FetchError
 from xbuild.engine.retry import RetryPolicy
 from xbuild.host.fetch import Fetcher, stage
@@ -32,6 +40,8 @@ class Site:
     pages: dict[str, tuple[int, bytes, str]] = field(default_factory=dict)
     hits: Counter[str] = field(default_factory=Counter)
     failures_left: dict[str, int] = field(default_factory=dict)  # path -> 503s before success
+    moved: dict[str, str] = field(default_factory=dict)  # path -> where a 302 sends it
+    drips: set[str] = field(default_factory=set)  # paths served a byte every 0.2 s, no length
 
     def url(self, path: str) -> str:
         return f"http://127.0.0.1:{self.port}{path}"
@@ -61,12 +71,29 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             site.failures_left[self.path] -= 1
             self.send_error(503, "busy")
             return
+        if self.path in site.moved:
+            self.send_response(302)
+            self.send_header("Location", site.moved[self.path])
+            self.end_headers()
+            return
         status, body, kind = site.pages.get(self.path, (404, b"no such file", "text/plain"))
+        if self.path in site.drips:
+            self._drip(body)
+            return
         self.send_response(status)
         self.send_header("Content-Type", kind)
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
         self.wfile.write(body)
+
+    def _drip(self, body: bytes) -> None:
+        self.send_response(200)
+        self.send_header("Content-Type", "application/zip")
+        self.end_headers()
+        for byte in body:
+            self.wfile.write(bytes([byte]))
+            self.wfile.flush()
+            time.sleep(0.2)
 
     def log_message(self, *args: object) -> None:
         pass
@@ -253,3 +280,75 @@ def test_write_mirror_lays_files_out_as_the_mirror_reads_them(site: Site,
                                                     mirror_path(original)).read_bytes())
     fetched = fetcher(tmp_path, mirror=site.url("/m")).fetch(Source(url=original, sha256=None))
     assert fetched.sha256 == ZIP_SHA
+
+
+# --- hostile servers ---------------------------------------------------------------------
+
+
+def test_a_redirect_to_another_host_is_refused_unless_matrix_yml_allows_it(
+        site: Site, tmp_path: Path) -> None:
+    site.serve("/real.zip", ZIP)
+    site.moved["/a.zip"] = f"http://localhost:{site.port}/real.zip"
+    with pytest.raises(FetchError, match=r"localhost is another host .*redirects:"):
+        fetcher(tmp_path).fetch(Source(url=site.url("/a.zip"), sha256=ZIP_SHA))
+    allowed = Fetcher(cache=tmp_path / "cache", retry=FAST, timeout=5,
+                      redirects=(("127.0.0.1", ("localhost",)),))
+    assert allowed.fetch(Source(url=site.url("/a.zip"), sha256=ZIP_SHA)).sha256 == ZIP_SHA
+
+
+def test_a_redirect_to_ftp_is_refused(site: Site, tmp_path: Path) -> None:
+    site.moved["/a.zip"] = "ftp://127.0.0.1/a.zip"
+    with pytest.raises(FetchError, match="http may not be redirected to ftp"):
+        fetcher(tmp_path).fetch(Source(url=site.url("/a.zip"), sha256=None))
+    assert site.hits["/a.zip"] == 1  # refused, not retried
+
+
+@pytest.mark.parametrize(("origin", "target", "problem"), [
+    pytest.param("https://a.org/x", "http://a.org/x", "https may not be redirected to http",
+                 id="downgrade"),
+    pytest.param("https://a.org/x", "https://u:p@a.org/x", "carries a user or password",
+                 id="userinfo"),
+    pytest.param("https://github.com/o/r/archive/c.tar.gz",
+                 "https://codeload.github.com/o/r/tar.gz/c", None, id="allowed-host"),
+    pytest.param("https://downloads.sourceforge.net/p/f.zip",
+                 "https://netix.dl.sourceforge.net/p/f.zip", None, id="allowed-subdomain"),
+    pytest.param("https://downloads.sourceforge.net/p/f.zip",
+                 "https://evil.example/p/f.zip", "evil.example is another host",
+                 id="other-host"),
+])
+def test_redirect_policy(origin: str, target: str, problem: str | None) -> None:
+    policy = (("github.com", ("codeload.github.com",)),
+              ("downloads.sourceforge.net", ("*.dl.sourceforge.net",)))
+    found = redirect_problem(origin, target, policy)
+    assert (found is None) if problem is None else (found is not None and problem in found)
+
+
+def test_a_download_over_the_size_cap_is_refused_and_leaves_nothing(site: Site,
+                                                                   tmp_path: Path) -> None:
+    url = site.serve("/big.zip", ZIP)
+    small = Fetcher(cache=tmp_path / "cache", retry=FAST, timeout=5, max_bytes=1000)
+    with pytest.raises(FetchError, match="over the 0 MiB a download may be"):
+        small.fetch(Source(url=url, sha256=None))
+    assert list((tmp_path / "cache" / "downloads" / "sha256").iterdir()) == []
+
+
+def test_a_server_that_drips_bytes_is_given_up_at_the_deadline(site: Site,
+                                                               tmp_path: Path) -> None:
+    url = site.serve("/drip.zip", b"x" * 50)
+    site.drips.add("/drip.zip")
+    slow = Fetcher(cache=tmp_path / "cache", retry=FAST, timeout=5, deadline=0.5)
+    started = time.monotonic()
+    with pytest.raises(FetchError, match="took over 0 s"):
+        slow.fetch(Source(url=url, sha256=None))
+    assert time.monotonic() - started < 5  # each byte came well within the read timeout
+
+
+def test_a_file_mirror_is_not_left_through_a_symlink(tmp_path: Path) -> None:
+    mirror = tmp_path / "mirror"
+    (mirror / "example.org").mkdir(parents=True)
+    secret = tmp_path / "secret"
+    secret.write_text("the host's own file")
+    (mirror / "example.org" / "a.zip").symlink_to(secret)
+    with pytest.raises(FetchError, match="leads outside the mirror"):
+        fetcher(tmp_path, mirror.as_uri()).fetch(
+            Source(url="https://example.org/a.zip", sha256=None))

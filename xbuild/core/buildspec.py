@@ -39,6 +39,7 @@ class BuildRequest:
     labels: Pairs
     contexts: Pairs  # named build contexts: the name a Dockerfile uses -> where it comes from
     push: bool
+    secrets: tuple[str, ...] = ()  # buildx --secret values: where each comes from, not what
 
 
 def source_url(remote: str) -> str:
@@ -100,7 +101,7 @@ def build_request(target: Target, *, parent_source: Reference | None, provenance
         key=target.key, context=target.context, dockerfile=target.dockerfile,
         platform=target.arch.platform, tag=target.ref,
         build_args=(*target.build_args, *_epoch_arg(provenance)), labels=labels,
-        contexts=tuple(named.items()), push=push,
+        contexts=tuple(named.items()), push=push, secrets=tuple(s.spec for s in target.secrets),
     )
 
 

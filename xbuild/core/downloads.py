@@ -17,6 +17,7 @@ from pathlib import Path
 
 from xbuild.core.errors import MatrixError
 from xbuild.core.platforms import Arch, arch_named
+from xbuild.core.refs import quoted
 
 LOCK_NAME = "downloads.lock"
 CONTEXT_NAME = "downloads"  # the named build context: `COPY --from=downloads jboss.zip /opt/`
@@ -63,24 +64,73 @@ class ImageDownloads:
         return tuple((name, source) for name, source in pairs if source is not None)
 
 
+_HOST = re.compile(r"(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)*"
+                   r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?")
+_UNSAFE = re.compile(r"[\x00-\x1f\x7f\\]")
+
+
+def url_problem(url: str) -> str | None:
+    """Why `url` may not be downloaded, or None. Strict: http(s), a real host, no user or
+    password, no fragment, and no `.`/`..` segment even when percent-encoded."""
+    parts = urllib.parse.urlsplit(url)
+    if len(url) > 2048 or any(c.isspace() for c in url) or parts.scheme not in ("http",
+                                                                                 "https"):
+        return "is not an http(s) URL (one, with no whitespace, of at most 2048 characters)"
+    if "@" in parts.netloc:
+        return "carries a user or password: give credentials to no URL in matrix.yml"
+    if parts.fragment:
+        return "has a #fragment, which a server never sees"
+    return _host_problem(parts) or _path_problem(parts.path)
+
+
+def _host_problem(parts: urllib.parse.SplitResult) -> str | None:
+    try:
+        port = parts.port
+    except ValueError:
+        return "has an invalid port"
+    if not parts.hostname or not _HOST.fullmatch(parts.hostname) or port == 0:
+        return "has no valid host name"
+    return None
+
+
+def _path_problem(path: str) -> str | None:
+    decoded = urllib.parse.unquote(path)
+    if _UNSAFE.search(decoded):
+        return "has control characters or backslashes in its path"
+    if {".", ".."} & set(decoded.split("/")):
+        return "has . or .. segments (percent-encoded or not): give the URL without them"
+    return None
+
+
+def mirror_path(url: str) -> Path:
+    """The file a mirror tree holds a URL in, relative to its root: `<host>/<decoded path>`
+    (a query becomes `%3F...` at the end), checked to stay inside it."""
+    if problem := url_problem(url):
+        raise MatrixError(f"{url}: {problem}")
+    parts = urllib.parse.urlsplit(url)
+    segments = [s for s in urllib.parse.unquote(parts.path).split("/") if s]
+    if parts.query:
+        tail = "%3F" + urllib.parse.quote(parts.query, safe="")
+        segments = [*segments[:-1], (segments[-1] if segments else "") + tail]
+    path = Path(parts.netloc, *segments)
+    if path.is_absolute() or ".." in path.parts:
+        raise MatrixError(f"{url}: has no place in a mirror tree")
+    return path
+
+
 def mirrored(url: str, mirror: str | None) -> str:
     """Where a mirror keeps a URL: `<mirror>/<host>/<path>`, the layout `xbuild fetch --into`
     writes, so any static web server can serve a closed network's copy."""
     if not mirror:
         return url
-    parts = urllib.parse.urlsplit(url)
-    path = parts.path.lstrip("/")
-    if parts.query:
-        path += "%3F" + urllib.parse.quote(parts.query, safe="")
-    return f"{mirror.rstrip('/')}/{parts.netloc}/{path}"
-
-
-def mirror_path(url: str) -> Path:
-    """The file a mirror tree holds a URL in, relative to its root (never outside it)."""
-    path = Path(mirrored(url, "x").removeprefix("x/"))
-    if ".." in path.parts or path.is_absolute():
-        raise ValueError(f"{url}: has no place in a mirror tree")
-    return path
+    host, *segments = mirror_path(url).parts
+    query = urllib.parse.urlsplit(url).query
+    if query:  # already encoded whole as `%3F...`: quote only what comes before it
+        last, _, tail = segments[-1].rpartition("%3F")
+        segments[-1] = urllib.parse.quote(last) + "%3F" + tail
+        return "/".join([mirror.rstrip("/"), host, *map(urllib.parse.quote, segments[:-1]),
+                         segments[-1]])
+    return "/".join([mirror.rstrip("/"), host, *map(urllib.parse.quote, segments)])
 
 
 def mirror_problem(mirror: str) -> str | None:
@@ -186,10 +236,10 @@ def _per_arch_sources(urls: Mapping[object, object], digests: Mapping[object, ob
 
 def _source(url: object, sha256: object, keys: tuple[str, str], error_at: ErrorAt) -> Source:
     url_key, sha_key = keys
-    if not isinstance(url, str) or not re.fullmatch(r"https?://[^/\s]+/\S*", url):
-        raise error_at(url_key, f"{url!r} is not an http(s) URL")
-    if {".", ".."} & set(urllib.parse.urlsplit(url).path.split("/")):
-        raise error_at(url_key, f"{url!r}: give the URL without . or .. segments")
+    if not isinstance(url, str):
+        raise error_at(url_key, f"{quoted(str(url))} is not an http(s) URL")
+    if problem := url_problem(url):
+        raise error_at(url_key, f"{quoted(url)} {problem}")
     if sha256 is None:
         return Source(url=url, sha256=None)
     if not isinstance(sha256, str) or not _SHA256.fullmatch(sha256.lower()):
@@ -232,3 +282,39 @@ def _stricter(known: Source | None, other: Source) -> Source:
         raise MatrixError(f"{other.url}: {known.pinned_in} requires sha256 {known.sha256} "
                           f"but {other.pinned_in} requires {other.sha256}")
     return known if known.sha256 else other
+
+
+Redirects = tuple[tuple[str, tuple[str, ...]], ...]  # host -> hosts it may redirect to
+
+
+def parse_redirects(value: object, error_at: ErrorAt) -> Redirects:
+    """matrix.yml's `redirects`: for a download host, the other hosts it may redirect to
+    (`*.example.org` for any subdomain). Without an entry a download stays on its own host."""
+    if value is None:
+        return ()
+    if not isinstance(value, dict):
+        raise error_at("redirects", "must map a download host to the hosts it may redirect to")
+    found = []
+    for host, targets in value.items():
+        if not _HOST.fullmatch(host) or not isinstance(targets, list) or not all(
+                isinstance(t, str) and _HOST.fullmatch(t.removeprefix("*.")) for t in targets):
+            raise error_at(f"redirects.{host}"[:200], "must be a host name mapped to a list of "
+                                                      "host names (`*.` allowed in front)")
+        found.append((host.lower(), tuple(t.lower() for t in targets)))
+    return tuple(found)
+
+
+def redirect_problem(origin: str, target: str, redirects: Redirects) -> str | None:
+    """Why a download of `origin` may not follow a redirect to `target`, or None: it may not
+    leave https, nor go to a host matrix.yml does not allow for the origin's host."""
+    was, goes = urllib.parse.urlsplit(origin), urllib.parse.urlsplit(target)
+    if goes.scheme != "https" and not (was.scheme == "http" and goes.scheme == "http"):
+        return f"{was.scheme} may not be redirected to {goes.scheme or 'no scheme'}"
+    if problem := url_problem(target):
+        return problem
+    host, new = (was.hostname or "").lower(), (goes.hostname or "").lower()
+    allowed = dict(redirects).get(host, ())
+    if new == host or any(new == a or (a.startswith("*.") and new.endswith(a[1:]))
+                          for a in allowed):
+        return None
+    return (f"{new} is another host (allow it in matrix.yml: redirects: {{{host}: [{new}]}})")

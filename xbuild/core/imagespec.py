@@ -18,9 +18,29 @@ from xbuild.core.smoke import SmokeTest, parse_smoke
 from xbuild.core.yamlfile import Doc, check_keys, kind, suggest
 
 IMAGE_KEYS = ("context", "dockerfile", "from", "architectures", "args", "arch_args", "smoke",
-              "downloads", "description")
+              "downloads", "description", "secrets")
 BuildArgs = tuple[tuple[str, str], ...]
 _ARG_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,127}")
+# A build arg is baked into the image's history and shows in every process list: a name like
+# these is refused, with a pointer to `secrets`, rather than redacted here and there.
+_SECRET_NAME = re.compile(r"PASSWORD|PASSWD|TOKEN|SECRET|CREDENTIAL|(^|_)KEY$|APIKEY",
+                          re.IGNORECASE)
+_SECRET_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Secret:
+    """A BuildKit secret (`RUN --mount=type=secret,id=<id>`): from an environment variable or
+    a file. xbuild passes where it is, never what it is."""
+
+    id: str
+    env: str = ""
+    file: Path | None = None
+
+    @property
+    def spec(self) -> str:
+        """buildx's `--secret` value: it names the source, it never holds the value."""
+        return f"id={self.id},env={self.env}" if self.env else f"id={self.id},src={self.file}"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -37,6 +57,7 @@ class ImageSpec:
     # The image's own description label: matrix.yml's; None when only its Dockerfile has
     # one; "" when neither has (a base's description is then blanked, never inherited).
     description: str | None = ""
+    secrets: tuple[Secret, ...] = ()
 
     def build_args(self, arch: Arch) -> dict[str, str]:
         merged = dict(self.args)
@@ -124,7 +145,8 @@ def _image(name: str, entry: Mapping[str, Any], place: _Place, *,
                      smoke=parse_smoke(entry.get("smoke"), f"{key}.smoke", doc),
                      downloads=parse_downloads(entry.get("downloads"), f"{key}.downloads",
                                                arches, context, doc.error),
-                     description=_description(entry.get("description"), key, doc))
+                     description=_description(entry.get("description"), key, doc),
+                     secrets=_secrets(entry.get("secrets"), f"{key}.secrets", place, doc))
 
 
 def _arch_args(value: object, name: str, arches: tuple[Arch, ...],
@@ -151,6 +173,10 @@ def _build_args(value: object, key: str, doc: Doc) -> BuildArgs:
     for name, arg in value.items():
         if not _ARG_NAME.fullmatch(name):
             raise doc.error(f"{key}.{name}"[:200], "is not a valid build-arg name")
+        if _SECRET_NAME.search(name):
+            raise doc.error(f"{key}.{name}", "looks like a secret, and a build arg is kept in the "
+                                             "image's history: pass it under the image's "
+                                             "`secrets` instead (README: Build secrets)")
         if isinstance(arg, dict | list) or arg is None:
             raise doc.error(f"{key}.{name}", f"must be a string or number (got {kind(arg)})")
     return tuple((name, _scalar(arg)) for name, arg in value.items())
@@ -158,6 +184,29 @@ def _build_args(value: object, key: str, doc: Doc) -> BuildArgs:
 
 def _scalar(value: object) -> str:
     return str(value).lower() if isinstance(value, bool) else str(value)
+
+
+def _secrets(value: object, key: str, place: _Place, doc: Doc) -> tuple[Secret, ...]:
+    if value is None:
+        return ()
+    if not isinstance(value, dict):
+        raise doc.error(key, "must map a secret id to {env: VAR} or {file: PATH}")
+    found = []
+    for sid, source in value.items():
+        where = f"{key}.{sid}"[:200]
+        if not _SECRET_ID.fullmatch(sid):
+            raise doc.error(where, "a secret id is up to 64 letters, digits, . _ -")
+        if not isinstance(source, dict) or len(source) != 1 or not (
+                set(source) <= {"env", "file"}) or not isinstance(next(iter(source.values())),
+                                                                   str):
+            raise doc.error(where, "must be {env: VAR} or {file: PATH}")
+        if "env" in source:
+            if not _ARG_NAME.fullmatch(source["env"]):
+                raise doc.error(f"{where}.env", "is not an environment variable's name")
+            found.append(Secret(id=sid, env=source["env"]))
+        else:
+            found.append(Secret(id=sid, file=(place.root / source["file"]).resolve()))
+    return tuple(found)
 
 
 def _description(value: object, key: str, doc: Doc) -> str:

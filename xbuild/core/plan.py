@@ -9,7 +9,7 @@ from typing import Any
 
 from xbuild.core import refs
 from xbuild.core.errors import NothingToDo, SelectionError
-from xbuild.core.imagespec import BuildArgs, ImageSpec
+from xbuild.core.imagespec import BuildArgs, ImageSpec, Secret
 from xbuild.core.matrix import Matrix
 from xbuild.core.platforms import ARCHES, Arch, sort_key
 from xbuild.core.refs import Reference, per_arch_tag_problem
@@ -36,6 +36,7 @@ class Target:
     # The parent's per-arch ref, when taken as published instead of built in this run
     parent_published: Reference | None = None
     description: str | None = ""  # see ImageSpec.description
+    secrets: tuple[Secret, ...] = ()  # see ImageSpec.secrets
 
     @property
     def key(self) -> str:
@@ -173,7 +174,7 @@ def _target(matrix: Matrix, spec: ImageSpec, arch: Arch, *, ns: str, tg: str, le
         parent_name=matrix.published_name(parent) if parent else None,
         parent_published=(Reference.of(ns, parent, tg).per_arch(arch)
                           if parent and not pinned else None),
-        description=spec.description,
+        description=spec.description, secrets=spec.secrets,
     )
 
 

@@ -117,7 +117,7 @@ class Docker:
                     tags=[str(request.tag)], build_args=dict(request.build_args),
                     labels=dict(request.labels), build_contexts=dict(request.contexts),
                     push=request.push, load=not request.push, progress="plain",
-                    metadata_file=metadata, stream_logs=True)
+                    metadata_file=metadata, secrets=list(request.secrets), stream_logs=True)
 
             command = self._announce(call, log)
             if self.dry_run:

@@ -13,14 +13,18 @@ import os
 import shutil
 import socket
 import tempfile
+import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from http.client import HTTPMessage
 from pathlib import Path
+from typing import IO
 
 from xbuild import __version__
-from xbuild.core.downloads import Source, mirrored
+from xbuild.core.downloads import Redirects, Source, mirrored, redirect_problem
 from xbuild.core.errors import FetchError
 from xbuild.engine.retry import RetryPolicy
 
@@ -58,12 +62,29 @@ def _reason(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}"
 
 
+class _Redirects(urllib.request.HTTPRedirectHandler):
+    """Follows a redirect only where matrix.yml's policy lets it (core/downloads.py)."""
+
+    def __init__(self, origin: str, policy: Redirects) -> None:
+        self.origin, self.policy = origin, policy
+
+    def redirect_request(self, req: urllib.request.Request, fp: IO[bytes], code: int,  # noqa: PLR0917
+                         msg: str, headers: HTTPMessage,
+                         newurl: str) -> urllib.request.Request | None:  # urllib's signature
+        if problem := redirect_problem(req.full_url, newurl, self.policy):
+            raise FetchError(self.origin, f"redirected to {newurl[:200]}: {problem}")
+        return super().redirect_request(req, fp, code, msg, headers, newurl)
+
+
 @dataclass(slots=True)
 class Fetcher:
     cache: Path  # xbuild's cache folder; downloads go under downloads/sha256
     mirror: str | None = None
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     timeout: float = 60.0  # seconds without a byte before an attempt is given up
+    deadline: float = 1800.0  # seconds one attempt may take in all, however it trickles
+    max_bytes: int = 4 << 30  # no download is larger
+    redirects: Redirects = ()
     on_retry: Callable[[str], None] = lambda _line: None
 
     @property
@@ -107,19 +128,48 @@ class Fetcher:
             raise FetchError(url, _reason(exc)) from None
         raise AssertionError("unreachable: tenacity reraises the last error")
 
+    def _open(self, url: str) -> IO[bytes]:
+        if url.startswith("file:"):
+            return self._open_mirrored_file(url)
+        opener = urllib.request.build_opener(_Redirects(url, self.redirects))
+        request = urllib.request.Request(url, headers={"User-Agent": USER_AGENT})
+        response: IO[bytes] = opener.open(request, timeout=self.timeout)
+        kind = response.headers.get("Content-Type", "")  # type: ignore[attr-defined]
+        size = response.headers.get("Content-Length", "")  # type: ignore[attr-defined]
+        if kind.startswith("text/html"):
+            response.close()
+            raise FetchError(url, "got an HTML page, not the file (a download site's "
+                                  "landing page? give the file's direct URL)")
+        if size.isdigit() and int(size) > self.max_bytes:
+            response.close()
+            raise FetchError(url, f"is {int(size) >> 20} MiB, over the {self.max_bytes >> 20} "
+                                  "MiB a download may be")
+        return response
+
+    def _open_mirrored_file(self, url: str) -> IO[bytes]:
+        """A file:// mirror's file, which must lie inside the mirror, symlinks followed."""
+        root = Path(urllib.request.url2pathname(urllib.parse.urlsplit(self.mirror or "").path))
+        path = Path(urllib.request.url2pathname(urllib.parse.urlsplit(url).path)).resolve()
+        if not path.is_relative_to(root.resolve()):
+            raise FetchError(url, f"leads outside the mirror {root}")
+        return path.open("rb")
+
     def _download_once(self, url: str) -> tuple[Path, str]:
         self.store.mkdir(parents=True, exist_ok=True)
-        request = urllib.request.Request(url, headers={"User-Agent": USER_AGENT})
-        with urllib.request.urlopen(request, timeout=self.timeout) as response:
-            kind = response.headers.get("Content-Type", "")
-            if kind.startswith("text/html"):
-                raise FetchError(url, "got an HTML page, not the file (a download site's "
-                                      "landing page? give the file's direct URL)")
+        ends = time.monotonic() + self.deadline
+        with self._open(url) as response:
             handle, name = tempfile.mkstemp(dir=self.store, prefix=".partial-")
-            digest = hashlib.sha256()
+            digest, size = hashlib.sha256(), 0
             try:
                 with os.fdopen(handle, "wb") as out:
-                    while chunk := response.read(_CHUNK):
+                    # read1: what has arrived, so the deadline is checked as bytes trickle
+                    while chunk := response.read1(_CHUNK):  # type: ignore[attr-defined]
+                        size += len(chunk)
+                        if size > self.max_bytes:
+                            raise FetchError(url, f"is over the {self.max_bytes >> 20} MiB a "
+                                                  "download may be")
+                        if time.monotonic() > ends:
+                            raise FetchError(url, f"took over {self.deadline:.0f} s")
                         digest.update(chunk)
                         out.write(chunk)
             except BaseException:

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from xbuild.core.downloads import CONTEXT_NAME, Need, mirror_path, read_lock, render_lock
-from xbuild.core.errors import FetchError
+from xbuild.core.errors import FetchError, MatrixError
 from xbuild.host.fetch import Fetched, Fetcher, stage
 
 Say = Callable[[str], None]
@@ -71,6 +71,8 @@ def write_mirror(files: dict[str, Path], root: Path) -> list[Path]:
     written = []
     for url, cached in sorted(files.items()):
         target = root / mirror_path(url)
+        if not target.resolve().is_relative_to(root.resolve()):  # a symlink in the tree
+            raise MatrixError(f"{url}: its place in the mirror, {target}, leads outside {root}")
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(cached, target)
         written.append(target)

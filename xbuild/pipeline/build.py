@@ -3,13 +3,15 @@ verify, publish, and the records."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 from xbuild.core import record
 from xbuild.core.buildspec import Pairs, image_source
-from xbuild.core.downloads import Need, needs
+from xbuild.core.downloads import Need, Redirects, needs
+from xbuild.core.errors import ConfigError
 from xbuild.core.matrix import Matrix
 from xbuild.core.plan import Plan, Target
 from xbuild.core.results import RunReport
@@ -81,15 +83,27 @@ def downloads_wanted(matrix: Matrix, plan: Plan,
 
 
 def fetch_downloads(wanted: Sequence[Need], *, mirror: str | None, dry_run: bool,
-                    staging: Path, console: Console) -> Prefetched:
+                    staging: Path, console: Console, redirects: Redirects = ()) -> Prefetched:
     """Every download the plan's builds need, fetched once for all arches."""
     if not wanted:
         return Prefetched()
-    fetcher = Fetcher(cache=cache_dir(), mirror=mirror,
+    fetcher = Fetcher(cache=cache_dir(), mirror=mirror, redirects=redirects,
                       on_retry=lambda line: console.warn(f"retrying {line}"))
     where = f" from mirror {mirror}" if mirror else ""
     with console.group(f"downloads: {len(wanted)} file(s){where}"):
         return prefetch(wanted, fetcher, staging, console.say, dry_run=dry_run)
+
+
+def check_secrets(targets: Sequence[Target]) -> None:
+    """Every secret the builds need is there: an environment variable set, a file readable.
+    The message names the image and the secret's source, never a value."""
+    for target in targets:
+        for secret in target.secrets:
+            key = f"images.{target.image}.secrets.{secret.id}"
+            if secret.env and secret.env not in os.environ:
+                raise ConfigError(f"{key}: the environment variable {secret.env} is not set")
+            if secret.file is not None and not os.access(secret.file, os.R_OK):
+                raise ConfigError(f"{key}: cannot read {secret.file}")
 
 
 def _inputs(matrix: Matrix, plan: Plan) -> list[Path]:
@@ -104,6 +118,7 @@ def build(matrix: Matrix, plan: Plan, settings: BuildSettings, console: Console,
     resolution = resolve(matrix, plan, kit.registry, push=settings.push and not settings.dry_run,
                          rebuild=settings.rebuild)
     todo = resolution.to_build(plan)
+    check_secrets(todo)
     if resolution.up_to_date:
         console.note(f"{len(resolution.up_to_date)} of {len(plan.targets)} targets up to date "
                      "(published with the identity this checkout gives them)")
@@ -112,7 +127,7 @@ def build(matrix: Matrix, plan: Plan, settings: BuildSettings, console: Console,
     run_dir = new_run_dir(settings.log_dir)
     fetched = fetch_downloads(downloads_wanted(matrix, plan, todo), mirror=settings.mirror,
                               dry_run=settings.dry_run, staging=run_dir / "downloads",
-                              console=console)
+                              console=console, redirects=matrix.redirects)
     resolution = with_fetched(resolution, plan, fetched.checksums)
     gate = VerifyGate(matrix, kit, console) if settings.verify else None
     options = _run_options(matrix, plan, settings, kit, resolution=resolution, fetched=fetched,

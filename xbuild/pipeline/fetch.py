@@ -17,7 +17,7 @@ def fetch(matrix: Matrix, plan: Plan, *, mirror: str | None, into: Path | None,
     wanted = downloads_wanted(matrix, plan)
     with tempfile.TemporaryDirectory(prefix="xbuild-fetch-") as staging:
         fetched = fetch_downloads(wanted, mirror=mirror, dry_run=False, staging=Path(staging),
-                                  console=console)
+                                  console=console, redirects=matrix.redirects)
     if into is not None:
         for path in write_mirror(fetched.files, into):
             console.note(f"mirrored {path}")
