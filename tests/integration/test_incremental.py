@@ -6,8 +6,12 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import shutil
+import signal
 import subprocess
+import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -157,3 +161,42 @@ def test_verify_refuses_the_list_of_an_arm64_image_holding_amd64_binaries(
     assert "elf" in listed["detail"]
     absent = xbuild("verify", f"{registry.address}/liars-gate/liar:latest", cwd=tmp_path)
     assert absent.exit_code == 4  # no list was ever published
+
+
+def test_a_run_killed_midway_blocks_nothing_and_the_rerun_builds_only_what_was_not_pushed(
+        fixture_matrix: FixtureMatrix, registry: LocalRegistry, tmp_path: Path) -> None:
+    root = tmp_path / "matrix"
+    shutil.copytree(fixture_matrix.path.parent, root)
+    namespace = f"{registry.address}/killed"
+    argv = [sys.executable, "-m", "xbuild", "build", *CHAIN, "--push", "-f",
+            str(root / "matrix.yml"), "--namespace", namespace, "--log-dir", str(tmp_path / "logs"),
+            "--jobs", "2"]
+    victim = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                              start_new_session=True)
+    deadline = time.monotonic() + 300
+    while not pushed_any(namespace) and victim.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert victim.poll() is None, "the run ended before anything could be killed midway"
+    os.killpg(victim.pid, signal.SIGKILL)
+    victim.wait()
+    first_pushed = {key for key in TARGETS if pushed(f"{namespace}/{key}")}
+    assert first_pushed and first_pushed != set(TARGETS)
+    rerun = build(root / "matrix.yml", namespace, tmp_path / "logs")
+    assert rerun.exit_code == 0, rerun.stderr
+    done = statuses(rerun)
+    assert {k for k, s in done.items() if s == "up to date"} >= {
+        f"{image}-{arch}" for image, arch in (k.rsplit(":latest-", 1) for k in first_pushed)}
+    assert not list((tmp_path / "logs").rglob("*.partial"))
+
+
+TARGETS = [f"{image}:latest-{arch}" for image in CHAIN
+           for arch in ("amd64", "arm32v7", "arm64v8") if (image, arch) != ("duo", "arm32v7")]
+
+
+def pushed(ref: str) -> bool:
+    return subprocess.run(["skopeo", "inspect", "--raw", "--tls-verify=false", f"docker://{ref}"],
+                          capture_output=True, check=False).returncode == 0
+
+
+def pushed_any(namespace: str) -> bool:
+    return any(pushed(f"{namespace}/{key}") for key in TARGETS)

@@ -216,4 +216,13 @@ def test_other_exceptions_are_not_retried() -> None:
 
 def test_default_policy() -> None:
     policy = RetryPolicy()
-    assert (policy.attempts, policy.first_wait, policy.max_wait) == (5, 1.0, 30.0)
+    assert (policy.attempts, policy.first_wait, policy.max_wait, policy.deadline) == (
+        30, 0.5, 10.0, 600.0)
+
+
+def test_gives_up_at_the_deadline_whatever_the_attempts_left() -> None:
+    attempt = Flaky(1000, FLAKE)
+    policy = RetryPolicy(attempts=1000, first_wait=0.01, max_wait=0.01, deadline=0.2)
+    with pytest.raises(CommandFailed):
+        policy.retrying(transient_failure, lambda _n, _exc: None)(attempt)
+    assert 2 <= attempt.calls < 1000

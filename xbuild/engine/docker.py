@@ -15,9 +15,10 @@ import tempfile
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import TextIO
+from typing import TextIO, TypeVar
 
 from python_on_whales import Container, DockerClient
+from python_on_whales.components.buildx.imagetools.models import Manifest
 from python_on_whales.exceptions import DockerException
 
 from xbuild.core.answers import Built, ImageConfig, ListEntry, RunOutput
@@ -29,6 +30,7 @@ from xbuild.core.smoke import Sandbox
 from xbuild.engine.retry import RetryPolicy, is_transient
 
 LineSink = Callable[[str], None]
+T = TypeVar("T")
 Call = Callable[[DockerClient], object]
 _RECORDER = 'printf "%s\\0" "$@" > "$0"'
 TIMED_OUT = 124  # the exit code `timeout` gives, for a container xbuild had to kill
@@ -148,6 +150,19 @@ class Docker:
         on_line(message)
 
     # --- manifest lists and the registry -------------------------------------------------
+    def _registry(self, command: str, work: Callable[[], T]) -> T:
+        """`work` (a registry operation), retried while it fails transiently."""
+        def attempt() -> T:
+            try:
+                return work()
+            except DockerException as exc:
+                raise CommandFailed(command, _said(exc)) from exc
+
+        retrying = self.retry.retrying(
+            lambda exc: isinstance(exc, CommandFailed) and is_transient(exc.output),
+            lambda n, exc: self._echo(f"# transient registry error, retry {n + 1}: {exc}"))
+        return retrying(attempt)
+
     def create_list(self, ref: Reference, sources: Sequence[Reference],
                     log: TextIO | None = None) -> None:
         def call(client: DockerClient) -> object:
@@ -155,19 +170,8 @@ class Docker:
                                                    tags=[str(ref)])
 
         command = self._announce(call, log)
-        if self.dry_run:
-            return
-
-        def attempt() -> None:
-            try:
-                call(self._client)
-            except DockerException as exc:
-                raise CommandFailed(command or f"imagetools create {ref}", _said(exc)) from exc
-
-        retrying = self.retry.retrying(
-            lambda exc: isinstance(exc, CommandFailed) and is_transient(exc.output),
-            lambda n, exc: self._echo(f"# transient registry error, retry {n + 1}: {exc}"))
-        retrying(attempt)
+        if not self.dry_run:
+            self._registry(command or f"imagetools create {ref}", lambda: call(self._client))
 
     def _echo(self, line: str) -> None:
         if self.echo is not None:
@@ -175,14 +179,12 @@ class Docker:
 
     def list_entries(self, ref: Reference) -> list[ListEntry] | None:
         """Every entry of a published manifest list; None when `ref` is a single image."""
-        def call(client: DockerClient) -> object:
+        def call(client: DockerClient) -> Manifest:
             return client.buildx.imagetools.inspect(str(ref))
 
         command = self._announce(call)
-        try:
-            manifest = self._client.buildx.imagetools.inspect(str(ref))
-        except DockerException as exc:
-            raise CommandFailed(command or f"imagetools inspect {ref}", _said(exc)) from exc
+        manifest = self._registry(command or f"imagetools inspect {ref}",
+                                  lambda: call(self._client))
         if manifest.manifests is None:
             return None
         return [ListEntry(platform=_platform(*(((e.platform.os, e.platform.architecture,
@@ -192,13 +194,12 @@ class Docker:
 
     # --- images --------------------------------------------------------------------------
     def pull(self, ref: Reference) -> bool:
-        """Pull `ref`; True when this call brought it here (so its caller removes it)."""
+        """Pull `ref`, retrying transient registry faults; True when this call brought it here
+        (so its caller removes it)."""
         self._echo(f"docker pull --quiet {ref}")
-        try:
-            pulled_here = not self._client.image.exists(str(ref))
-            self._client.image.pull(str(ref), quiet=True)
-        except DockerException as exc:
-            raise CommandFailed(f"docker pull {ref}", _said(exc)) from exc
+        pulled_here = not self._client.image.exists(str(ref))
+        self._registry(f"docker pull {ref}",
+                       lambda: self._client.image.pull(str(ref), quiet=True))
         return pulled_here
 
     def image_config(self, ref: Reference) -> ImageConfig:

@@ -11,7 +11,8 @@ from tenacity import (
     Retrying,
     retry_if_exception,
     stop_after_attempt,
-    wait_exponential,
+    stop_after_delay,
+    wait_random_exponential,
 )
 
 _TRANSIENT = re.compile(
@@ -52,9 +53,14 @@ def is_transient(output: str) -> bool:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class RetryPolicy:
-    attempts: int = 5
-    first_wait: float = 1.0  # seconds; doubles each time
-    max_wait: float = 30.0
+    """Transient registry faults are retried until `attempts` or `deadline` seconds run out,
+    waiting a random exponential time (so parallel jobs do not retry in step). Registries under
+    load fail a fifth of their requests at times; a push makes a dozen."""
+
+    attempts: int = 30
+    first_wait: float = 0.5  # seconds; the ceiling of the random wait doubles each time
+    max_wait: float = 10.0
+    deadline: float = 600.0  # seconds for all the attempts of one operation
 
     def retrying(self, should_retry: Callable[[BaseException], bool],
                  on_retry: Callable[[int, BaseException], None]) -> Retrying:
@@ -64,8 +70,8 @@ class RetryPolicy:
 
         return Retrying(
             retry=retry_if_exception(should_retry),
-            stop=stop_after_attempt(self.attempts),
-            wait=wait_exponential(multiplier=self.first_wait, max=self.max_wait),
+            stop=stop_after_attempt(self.attempts) | stop_after_delay(self.deadline),
+            wait=wait_random_exponential(multiplier=self.first_wait, max=self.max_wait),
             before_sleep=before_sleep,
             reraise=True,
         )

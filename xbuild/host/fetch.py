@@ -7,6 +7,7 @@ needs on its second run.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import http.client
 import os
@@ -91,6 +92,14 @@ class Fetcher:
     def store(self) -> Path:
         return self.cache / "downloads" / "sha256"
 
+    def sweep(self, older_than: float = 3600.0) -> None:
+        """Partial files a killed run left: no live download is that old (see deadline)."""
+        limit = time.time() - max(older_than, self.deadline)
+        for partial in self.store.glob(".partial-*"):
+            with contextlib.suppress(OSError):
+                if partial.stat().st_mtime < limit:
+                    partial.unlink()
+
     def fetch(self, source: Source) -> Fetched:
         if source.sha256 and (hit := self._cached(source.sha256)):
             return Fetched(url=source.url, path=hit, sha256=source.sha256, cached=True,
@@ -156,6 +165,7 @@ class Fetcher:
 
     def _download_once(self, url: str) -> tuple[Path, str]:
         self.store.mkdir(parents=True, exist_ok=True)
+        self.sweep()
         ends = time.monotonic() + self.deadline
         with self._open(url) as response:
             handle, name = tempfile.mkstemp(dir=self.store, prefix=".partial-")

@@ -15,6 +15,7 @@ from pathlib import Path
 from xbuild.core.downloads import CONTEXT_NAME, Need, mirror_path, read_lock, render_lock
 from xbuild.core.errors import FetchError, MatrixError
 from xbuild.host.fetch import Fetched, Fetcher, stage
+from xbuild.host.paths import write_text_atomically
 
 Say = Callable[[str], None]
 
@@ -104,7 +105,7 @@ def _record_first_seen(wanted: Sequence[Need], outcomes: Sequence[Fetched | Fetc
             for lock_path in need.lock_paths:
                 by_lock[lock_path][need.source.url] = outcome.sha256
     for lock_path, entries in by_lock.items():
-        lock_path.write_text(render_lock({**read_lock(lock_path), **entries}), encoding="utf-8")
+        write_text_atomically(lock_path, render_lock({**read_lock(lock_path), **entries}))
         say(f"recorded {len(entries)} first-seen checksum(s) in {lock_path}: commit it, "
             "so later runs require the same files")
     return tuple(by_lock)

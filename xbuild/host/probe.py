@@ -19,6 +19,7 @@ from xbuild.core.errors import CommandFailed, EnvironmentProblem
 from xbuild.core.platforms import Arch
 from xbuild.core.refs import Reference
 from xbuild.host.cmd import Shell
+from xbuild.host.paths import replace_atomically
 
 PROBE_REPOSITORY = "xbuild-probe"
 _DOCKERFILE = "FROM scratch\nCOPY busybox /bin/busybox\n"
@@ -51,7 +52,8 @@ def busybox_binary(arch: Arch, cache: Path, shell: Shell) -> Path:
                 f"no probe for {arch}: `apt-get download {package}` failed: {reason} "
                 f"(is the {arch.debian} architecture added with dpkg?)") from None
         target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy2(Path(tmp) / "root" / "bin" / "busybox", target)
+        replace_atomically(target, lambda partial: shutil.copy2(
+            Path(tmp) / "root" / "bin" / "busybox", partial))
     return target
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import functools
 import json
+import os
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -19,6 +20,7 @@ from xbuild.engine.runner import Engine
 from xbuild.host.bases import BaseEngine
 from xbuild.host.cmd import Shell
 from xbuild.host.doctor import EngineFacts
+from xbuild.host.paths import OWNER, sweep_runs, write_text_atomically
 from xbuild.host.published import Registry, TagReader
 from xbuild.output.console import Console
 
@@ -78,16 +80,15 @@ def new_run_dir(log_dir: Path) -> Path:
     while run_dir.exists():
         suffix += 1
         run_dir = log_dir / f"{stamp}-{suffix}"
+    sweep_runs(log_dir)  # what a killed run left staged
     run_dir.mkdir(parents=True)
+    (run_dir / OWNER).write_text(str(os.getpid()))
     return run_dir
 
 
 def write_json(path: Path, data: dict[str, Any]) -> Path:
     """A JSON file written whole or not at all (a killed run leaves no half file)."""
-    partial = path.with_suffix(".partial")
-    partial.write_text(json.dumps(data, indent=2), encoding="utf-8")
-    partial.replace(path)
-    return path
+    return write_text_atomically(path, json.dumps(data, indent=2))
 
 
 def write_record(run_dir: Path, summary: dict[str, Any]) -> Path:

@@ -1,0 +1,62 @@
+"""What a run killed with SIGKILL leaves behind must never block the next one."""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+import pytest
+
+from xbuild.core.downloads import LOCK_NAME, read_lock
+from xbuild.engine.retry import RetryPolicy
+from xbuild.host.fetch import Fetcher
+from xbuild.host.paths import OWNER, replace_atomically, sweep_runs, write_text_atomically
+
+DEAD = 2**22 + 12345  # above Linux's pid_max default: no such process
+
+
+def test_an_interrupted_write_leaves_the_old_file_whole(tmp_path: Path) -> None:
+    lock = tmp_path / LOCK_NAME
+    write_text_atomically(lock, f"{'a' * 64}  https://example.org/a.zip\n")
+
+    def killed_halfway(partial: Path) -> None:
+        partial.write_text("b" * 10)  # half a line, then the process dies
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        replace_atomically(lock, killed_halfway)
+    assert read_lock(lock) == {"https://example.org/a.zip": "a" * 64}
+    assert sorted(p.name for p in tmp_path.iterdir()) == [LOCK_NAME]
+
+
+def make_run(log_dir: Path, name: str, pid: int | None) -> Path:
+    staged = log_dir / name / "downloads" / "img-amd64"
+    staged.mkdir(parents=True)
+    (staged / "jre.tar.gz").write_text("staged")
+    (log_dir / name / "summary.json").write_text("{}")
+    if pid is not None:
+        (log_dir / name / OWNER).write_text(str(pid))
+    return log_dir / name
+
+
+def test_a_dead_runs_staged_downloads_are_swept_and_its_records_kept(tmp_path: Path) -> None:
+    killed = make_run(tmp_path, "20260101-000000", DEAD)
+    old = make_run(tmp_path, "20250101-000000", None)
+    live = make_run(tmp_path, "20260101-000001", os.getpid())
+    assert sorted(sweep_runs(tmp_path)) == [old / "downloads", killed / "downloads"]
+    assert (live / "downloads").is_dir()
+    assert (killed / "summary.json").is_file() and (old / "summary.json").is_file()
+
+
+def test_partial_downloads_of_a_killed_run_are_swept_once_old(tmp_path: Path) -> None:
+    fetcher = Fetcher(cache=tmp_path, retry=RetryPolicy(attempts=1), deadline=60)
+    fetcher.store.mkdir(parents=True)
+    stale, fresh = fetcher.store / ".partial-stale", fetcher.store / ".partial-fresh"
+    stale.write_bytes(b"x")
+    fresh.write_bytes(b"y")
+    two_hours_ago = time.time() - 7200
+    os.utime(stale, (two_hours_ago, two_hours_ago))
+    fetcher.sweep()
+    assert not stale.exists()
+    assert fresh.exists()  # may belong to a download still running
