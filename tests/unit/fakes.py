@@ -231,6 +231,7 @@ class FakeDocker(FakeEngine):
         self.pulled: list[str] = []
         self.removed: list[str] = []
         self.local: set[str] = set()
+        self.native = arch_named("amd64").platform  # type: ignore[union-attr]
 
     def list_entries(self, ref: Reference) -> list[ListEntry] | None:
         if str(ref) not in self.published:
@@ -288,6 +289,9 @@ class FakeDocker(FakeEngine):
 
     def builder_driver(self) -> str:
         return "docker"
+
+    def native_platforms(self) -> list[Platform]:
+        return [self.native]
 
 
 def elf_head(a: Arch) -> bytes:

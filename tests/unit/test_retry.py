@@ -38,6 +38,13 @@ TRANSIENT = [
                  "127.0.0.1:41234->127.0.0.1:5000: read: connection reset by peer",
                  id="connection-reset"),
     pytest.param(f"{PUSH}failed to copy: unexpected EOF", id="unexpected-eof"),
+    pytest.param("ERROR: write tcp 127.0.0.1:40130->127.0.0.1:41373: use of closed network "
+                 "connection", id="closed-connection"),  # seen at 20% random faults
+    pytest.param(f"{PUSH}failed to do request: Head \"http://{REF}\": dial tcp "
+                 "127.0.0.1:5000: connect: connection refused", id="registry-restarting"),
+    pytest.param('time="2026-11-26T12:00:00Z" level=fatal msg="reading manifest latest in '
+                 '127.0.0.1:5000/ns/x: received unexpected HTTP status: 503 Service '
+                 'Unavailable"', id="skopeo-503"),
     pytest.param(f"{PUSH}failed to do request: Head \"https://ghcr.io/v2/x\": net/http: "
                  "TLS handshake timeout", id="tls-handshake-timeout"),
     pytest.param("error: failed to do request: dial tcp 10.0.0.1:443: i/o timeout",

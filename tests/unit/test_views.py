@@ -114,3 +114,26 @@ def test_plain_row_leaves_empty_cells_out() -> None:
     assert plain_row(("image", "amd64", "arm32v7"), ("lone", "pushed", "")) == \
         "lone  amd64: pushed"
     assert plain_row(("image", "amd64"), ("lone", "")) == "lone"
+
+
+def test_the_timeline_is_a_gantt_chart_with_a_section_per_node() -> None:
+    from dataclasses import replace
+
+    from xbuild.output.views import timeline_mermaid
+
+    base = report(BASE_ARM64_FAILED, WITHHELD)
+    placed = {"base-amd64": (1000.0, ""), "base-arm64v8": (1002.0, "jetson"),
+              "lone-amd64": (1010.5, "")}
+    targets = tuple(replace(r, started=placed[r.target.key][0], node=placed[r.target.key][1],
+                            seconds=12.0) if r.target.key in placed else r
+                    for r in base.targets)
+    chart = timeline_mermaid(replace(base, targets=targets), emulated={"base-arm64v8"})
+    assert chart.splitlines() == [
+        "### xbuild timeline", "", "```mermaid", "gantt",
+        "    title xbuild: 3 builds, 61 s", "    dateFormat X", "    axisFormat %M:%S",
+        "    section default",
+        "    base amd64 :done, t0, 0, 12",
+        "    lone amd64 :done, t2, 10, 22",
+        "    section jetson",
+        "    base arm64v8 (emulated) :crit, t1, 2, 14",
+        "```"]

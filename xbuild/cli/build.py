@@ -14,6 +14,7 @@ from xbuild.cli.common import (
     finish,
     handles_errors,
     load_plan,
+    node_map,
 )
 from xbuild.cli.options import Options, takes
 from xbuild.core.errors import ExitCode, NothingToDo
@@ -28,8 +29,8 @@ if TYPE_CHECKING:
     from xbuild.pipeline.identity import Resolution
 
 SELECTION = ("images", "arch", "matrix", "namespace", "tag")
-BUILDING = ("arch", "push", "matrix", "namespace", "tag", "jobs", "dry_run", "allow_partial",
-            "parents", "verify", "rebuild", "log_dir", "mirror", "as_json")
+BUILDING = ("arch", "push", "matrix", "namespace", "tag", "builder", "jobs", "dry_run",
+            "allow_partial", "parents", "verify", "rebuild", "log_dir", "mirror", "as_json")
 
 
 @app.command()
@@ -88,7 +89,8 @@ def build(o: Options) -> None:
     settings = BuildSettings(push=o.push, jobs=o.jobs, dry_run=o.dry_run,
                              allow_partial=o.allow_partial, verify=o.verify, log_dir=o.log_dir,
                              mirror=checked_mirror(o.mirror),
-                             rebuild=checked_rebuild(o.rebuild, the_matrix))
+                             rebuild=checked_rebuild(o.rebuild, the_matrix),
+                             builders=node_map(o, the_matrix))
     report = run_build(the_matrix, the_plan, settings, State.console)
     if o.as_json:
         print_json(report.as_dict())

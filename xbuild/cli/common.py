@@ -16,6 +16,7 @@ from xbuild.cli.options import Options
 from xbuild.core.downloads import mirror_problem
 from xbuild.core.errors import ExitCode, SelectionError, XbuildError, exit_code
 from xbuild.core.matrix import Matrix, load_matrix
+from xbuild.core.nodes import NodeMap, parse_builder_options
 from xbuild.core.plan import Plan, make_plan
 from xbuild.core.platforms import ARCH_NAMES, Arch, arch_named
 from xbuild.core.refs import quoted
@@ -113,6 +114,11 @@ def load_plan(o: Options) -> tuple[Matrix, Plan]:
     plan = make_plan(matrix, images=o.images or (), arches=arches, namespace=o.namespace,
                      tag=o.tag, build_parents=o.parents)
     return matrix, plan
+
+
+def node_map(o: Options, matrix: Matrix) -> NodeMap:
+    """Where each arch builds: matrix.yml's builders, overridden by --builder."""
+    return matrix.builders.overridden(parse_builder_options(o.builder or ()))
 
 
 def checked_rebuild(names: list[str] | None, matrix: Matrix) -> frozenset[str]:

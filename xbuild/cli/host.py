@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from xbuild.cli.common import State, app, finish, handles_errors, parse_arches
+from xbuild.cli.common import State, app, finish, handles_errors, node_map, parse_arches
 from xbuild.cli.options import Options, takes
 from xbuild.core.errors import ExitCode
 from xbuild.core.matrix import load_matrix
@@ -15,7 +15,7 @@ from xbuild.host.registry import LocalRegistry
 
 
 @app.command("qemu")
-@takes("arch", "install", "matrix")
+@takes("arch", "install", "matrix", "builder")
 @handles_errors
 def qemu_command(o: Options) -> None:
     """Check that containers of each arch the matrix needs really run (binfmt F flag + `arch`).
@@ -26,27 +26,30 @@ def qemu_command(o: Options) -> None:
     from xbuild.host.qemu import require
     from xbuild.pipeline.host import check_qemu
 
-    arches = parse_arches(o.arch) or load_matrix(o.matrix).all_arches
-    require(check_qemu(arches, install=o.install, console=State.console))
+    matrix = load_matrix(o.matrix)
+    arches = parse_arches(o.arch) or matrix.all_arches
+    require(check_qemu(arches, node_map(o, matrix), install=o.install, console=State.console))
 
 
 @app.command()
-@takes("matrix", "namespace")
+@takes("matrix", "namespace", "builder")
 @handles_errors
 def doctor(o: Options) -> None:
-    """One table: engine, buildx and its driver, QEMU per arch, registry and login state.
+    """One table: per node its engine, buildx, driver, native platforms and the arches it
+    builds (flagging emulated ones), a probe per arch on its node; registry and login state.
 
     Exit 4 when a check fails.
     """
     from xbuild.pipeline.host import doctor as diagnose
 
-    rows = diagnose(load_matrix(o.matrix), o.namespace, State.console)
+    matrix = load_matrix(o.matrix)
+    rows = diagnose(matrix, o.namespace, node_map(o, matrix), State.console)
     if not all(ok for _, ok, _ in rows):
         raise typer.Exit(int(ExitCode.ENVIRONMENT))
 
 
 @app.command("bases")
-@takes("arch", "matrix", "namespace", "jobs", "dry_run", "log_dir")
+@takes("arch", "matrix", "namespace", "builder", "jobs", "dry_run", "log_dir")
 @handles_errors
 def bases_command(o: Options) -> None:
     """Bootstrap the matrix's Debian bases per arch with mmdebstrap and push them as lists.
@@ -57,9 +60,10 @@ def bases_command(o: Options) -> None:
     """
     from xbuild.pipeline.bases import publish_bases
 
-    results = publish_bases(load_matrix(o.matrix), arches=parse_arches(o.arch),
-                            namespace=o.namespace, jobs=o.jobs, dry_run=o.dry_run,
-                            log_dir=o.log_dir, console=State.console)
+    matrix = load_matrix(o.matrix)
+    results = publish_bases(matrix, arches=parse_arches(o.arch), namespace=o.namespace,
+                            jobs=o.jobs, dry_run=o.dry_run, log_dir=o.log_dir,
+                            console=State.console, nodes=node_map(o, matrix))
     finish(push_outcomes(results))
 
 

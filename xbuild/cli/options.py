@@ -25,6 +25,7 @@ class Options:
     images: list[str] | None = None
     arch: list[str] | None = None
     rebuild: list[str] | None = None
+    builder: list[str] | None = None
     namespace: str | None = None
     tag: str | None = None
     mirror: str | None = None
@@ -72,6 +73,10 @@ DECLARED: dict[str, Any] = {
         help="Verify each image this run builds, as `xbuild verify` does (smoke tests "
              "included), before its manifest list is published; a failure withholds the "
              "list (exit 7).")],
+    "builder": Annotated[list[str] | None, typer.Option(
+        help="Build an arch on a node: ARCH=NAME (repeatable), or NAME for every arch. NAME "
+             "is a docker context (an engine, e.g. over ssh) or a buildx builder; overrides "
+             "matrix.yml's builders.", show_default=False)],
     "rebuild": Annotated[list[str] | None, typer.Option(
         help="Build these images and their children even if up to date (repeatable); "
              "`--rebuild` alone builds everything.", show_default=False)],

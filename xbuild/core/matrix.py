@@ -12,11 +12,12 @@ from xbuild.core import refs
 from xbuild.core.downloads import Redirects, parse_redirects
 from xbuild.core.errors import InvalidReference
 from xbuild.core.imagespec import ImageSpec, parse_arches, parse_images, with_dockerfile_facts
+from xbuild.core.nodes import NodeMap, parse_builders
 from xbuild.core.platforms import Arch, sort_key
 from xbuild.core.refs import Reference, per_arch_tag_problem, quoted
 from xbuild.core.yamlfile import Doc, check_keys, kind, read_yaml
 
-TOP_KEYS = ("namespace", "tag", "architectures", "images", "bases", "redirects")
+TOP_KEYS = ("namespace", "tag", "architectures", "images", "bases", "redirects", "builders")
 BASE_KEYS = ("suite", "mirror", "security")
 _SUITE = re.compile(r"[a-z][a-z0-9-]{0,31}")
 _MIRROR = re.compile(r"https?://[A-Za-z0-9.-]+(?::[0-9]{1,5})?(?:/[A-Za-z0-9._~%/+-]*)?")
@@ -44,6 +45,7 @@ class Matrix:
     images: tuple[ImageSpec, ...]  # in dependency order, parents first
     bases: tuple[BaseSpec, ...] = ()
     redirects: Redirects = ()  # download host -> the hosts it may redirect to
+    builders: NodeMap = field(default_factory=NodeMap)  # where each arch builds (nodes.py)
     _by_name: dict[str, ImageSpec] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -87,9 +89,11 @@ def load_matrix(path: Path) -> Matrix:
     checked = tuple(with_dockerfile_facts(
         spec, Reference.of(namespace, spec.parent, tag) if spec.parent else None, doc)
         for spec in images)
+    every_arch = tuple(sorted({a for i in images for a in i.arches}, key=sort_key))
     return Matrix(path=path, namespace=namespace, tag=tag, arches=default_arches,
                   images=checked, bases=_bases(raw.get("bases"), doc),
-                  redirects=parse_redirects(raw.get("redirects"), doc.error))
+                  redirects=parse_redirects(raw.get("redirects"), doc.error),
+                  builders=parse_builders(raw.get("builders"), every_arch, doc))
 
 
 def _reference_part(raw: Mapping[str, Any], key: str, problem: Any, doc: Doc) -> str:

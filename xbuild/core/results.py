@@ -51,6 +51,8 @@ class TargetResult:
     digest: str = ""
     detail: str = ""  # the first lines of the error, or why it was skipped
     log: Path | None = None
+    started: float = 0.0  # when its build began (seconds since the epoch); 0: not built
+    node: str = ""  # the node it built on ("" the default one)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -24,7 +24,7 @@ from python_on_whales.exceptions import DockerException
 from xbuild.core.answers import Built, ImageConfig, ListEntry, RunOutput
 from xbuild.core.buildspec import BuildRequest
 from xbuild.core.errors import CommandFailed, EnvironmentProblem
-from xbuild.core.platforms import Platform
+from xbuild.core.platforms import Platform, arch_for_uname
 from xbuild.core.refs import Reference
 from xbuild.core.smoke import Sandbox
 from xbuild.engine.retry import RetryPolicy, is_transient
@@ -60,18 +60,27 @@ class Docker:
     """
 
     def __init__(self, *, echo: LineSink | None = None, dry_run: bool = False,
-                 retry: RetryPolicy | None = None) -> None:
+                 retry: RetryPolicy | None = None, context: str | None = None,
+                 builder: str | None = None) -> None:
+        """`context`: the docker context (engine) every call goes to; `builder`: the buildx
+        builder builds go to (the context's default one when None)."""
         self.echo = echo
         self.dry_run = dry_run
         self.retry = retry or RetryPolicy()
-        self._client = DockerClient()
+        self.context, self.builder = context, builder
+        self._client = self._make(["docker"])
+
+    def _make(self, client_call: list[str]) -> DockerClient:
+        if self.context:
+            return DockerClient(client_call=client_call, context=self.context)
+        return DockerClient(client_call=client_call)
 
     # --- rendering -----------------------------------------------------------------------
     def render(self, call: Call) -> str:
         """The exact docker command python-on-whales would run for `call`."""
         with tempfile.TemporaryDirectory(prefix="xbuild-cmd-") as tmp:
             record = Path(tmp) / "argv"
-            recorder = DockerClient(client_call=["sh", "-c", _RECORDER, str(record), "docker"])
+            recorder = self._make(["sh", "-c", _RECORDER, str(record), "docker"])
             try:
                 result = call(recorder)
                 if isinstance(result, Iterator):
@@ -119,7 +128,8 @@ class Docker:
                     tags=[str(request.tag)], build_args=dict(request.build_args),
                     labels=dict(request.labels), build_contexts=dict(request.contexts),
                     push=request.push, load=not request.push, progress="plain",
-                    metadata_file=metadata, secrets=list(request.secrets), stream_logs=True)
+                    metadata_file=metadata, secrets=list(request.secrets), builder=self.builder,
+                    stream_logs=True)
 
             command = self._announce(call, log)
             if self.dry_run:
@@ -167,7 +177,7 @@ class Docker:
                     log: TextIO | None = None) -> None:
         def call(client: DockerClient) -> object:
             return client.buildx.imagetools.create(sources=[str(s) for s in sources],
-                                                   tags=[str(ref)])
+                                                   tags=[str(ref)], builder=self.builder)
 
         command = self._announce(call, log)
         if not self.dry_run:
@@ -221,8 +231,7 @@ class Docker:
         """
         self._echo(f"docker container create {ref} && docker export -o {output}")
         blocks = max(1, max_bytes // 512)
-        capped = DockerClient(client_call=["sh", "-c", f'ulimit -f {blocks} && exec "$0" "$@"',
-                                           "docker"])
+        capped = self._make(["sh", "-c", f'ulimit -f {blocks} && exec "$0" "$@"', "docker"])
         try:
             # No --platform: the engine would refuse an image whose config names another
             # arch, which is what verify judges.
@@ -312,9 +321,41 @@ class Docker:
 
     def builder_driver(self) -> str:
         try:
-            return str(self._client.buildx.inspect().driver)
+            return str(self._client.buildx.inspect(self.builder).driver)
         except DockerException as exc:
             raise EnvironmentProblem("no buildx builder: " + _first_line(_said(exc))) from exc
+
+    def native_platforms(self) -> list[Platform]:
+        """What the node's CPUs run without emulation: its engine's architecture, or for a
+        buildx builder each of its nodes' first platform (buildx lists the native one first)."""
+        try:
+            if self.builder:
+                nodes = self._client.buildx.inspect(self.builder).nodes or []
+                return [Platform.parse(n.platforms[0]) for n in nodes if n.platforms]
+            machine = str(self._client.info().architecture)
+        except DockerException as exc:
+            raise EnvironmentProblem(f"cannot ask {self.node} what it runs: "
+                                     + _first_line(_said(exc))) from exc
+        arch = arch_for_uname(machine)
+        return [arch.platform] if arch else []
+
+    @property
+    def node(self) -> str:
+        return self.builder or self.context or "default"
+
+
+def node_kind(name: str) -> str | None:
+    """Whether `name` is a docker "context" or a buildx "builder" here (a context first)."""
+    client = DockerClient()
+    try:
+        if name in {c.name for c in client.context.list()}:
+            return "context"
+        if name in {b.name for b in client.buildx.list()}:
+            return "builder"
+    except DockerException as exc:
+        raise EnvironmentProblem("cannot list docker contexts and buildx builders: "
+                                 + _first_line(_said(exc))) from exc
+    return None
 
 
 def _digest_from(metadata: Path, *, push: bool) -> str:

@@ -18,7 +18,8 @@ from tenacity import (
 _TRANSIENT = re.compile(
     r"\b(500|502|503|504|429)\b|too many requests|toomanyrequests|service unavailable"
     r"|bad gateway|gateway timeout|connection reset|broken pipe|unexpected eof|\": eof\b"
-    r"|i/o timeout|tls handshake timeout",
+    r"|i/o timeout|tls handshake timeout|use of closed network connection|connection refused"
+    r"|server closed idle connection|client\.timeout exceeded",
     re.IGNORECASE,
 )
 _PERMANENT = re.compile(

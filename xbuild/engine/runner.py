@@ -8,7 +8,9 @@ verification of what this run built) has passed, and only if it would change.
 
 from __future__ import annotations
 
+import functools
 import time
+from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
@@ -18,6 +20,7 @@ from typing import Protocol, TextIO
 from xbuild.core.answers import Built
 from xbuild.core.buildspec import BuildRequest, Pairs, Provenance, build_request
 from xbuild.core.errors import CommandFailed
+from xbuild.core.nodes import DEFAULT
 from xbuild.core.plan import ManifestList, Plan, Target
 from xbuild.core.platforms import Arch
 from xbuild.core.refs import Reference
@@ -62,12 +65,23 @@ class RunOptions:
     up_to_date: Mapping[str, str] = field(default_factory=dict)  # target key -> published digest
     published_lists: Mapping[str, frozenset[str]] = field(default_factory=dict)  # ref -> digests
     gate: Gate | None = None
+    nodes: Mapping[str, str] = field(default_factory=dict)  # target key -> node ("" default)
+    node_jobs: Mapping[str, int] = field(default_factory=dict)  # node -> builds at once on it
+
+    def node_of(self, target: Target) -> str:
+        return self.nodes.get(target.key, DEFAULT)
+
+    def cap(self, node: str) -> int:
+        return max(1, self.node_jobs.get(node, self.jobs))
 
 
 class Runner:
-    def __init__(self, plan: Plan, engine: Engine, reporter: Reporter,
+    def __init__(self, plan: Plan, engines: Mapping[str, Engine], reporter: Reporter,
                  options: RunOptions) -> None:
-        self.plan, self.engine, self.reporter, self.options = plan, engine, reporter, options
+        """`engines`: the engine of each node the plan's targets build on (DEFAULT: the one
+        that also publishes the lists)."""
+        self.plan, self.engines, self.reporter, self.options = plan, engines, reporter, options
+        self.engine = engines[DEFAULT]
         self.results: dict[str, TargetResult] = {}
         self.lists: dict[str, ListResult] = {}
         self.weights = critical_path(plan, options.native)
@@ -76,12 +90,13 @@ class Runner:
         start = time.monotonic()
         self.options.run_dir.mkdir(parents=True, exist_ok=True)
         self._record_known()
-        jobs = 1 if self.engine.dry_run else max(1, self.options.jobs)
-        with ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="xbuild") as pool:
+        nodes = {self.options.node_of(t) for t in self.plan.targets}
+        workers = 1 if self.engine.dry_run else sum(self.options.cap(n) for n in nodes) + 1
+        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="xbuild") as pool:
             running: dict[Future[TargetResult | ListResult], Job] = {}
             while True:
                 self._skip_blocked()
-                for job in self._ready(running.values())[: jobs - len(running)]:
+                for job in self._ready(running.values())[: workers - len(running)]:
                     running[pool.submit(self._start, job)] = job
                 if not running:
                     break
@@ -102,7 +117,9 @@ class Runner:
                 self._record(TargetResult(target=target, status=Status.UP_TO_DATE, digest=digest))
 
     def _ready(self, busy: Iterable[Job]) -> list[Job]:
-        """Lists whose arches are all done first (they free a slot soonest), then builds."""
+        """Lists whose arches are all done first (they free a slot soonest), then builds
+        whose node has a free slot, the longest chains first."""
+        busy = list(busy)
         running = {id(job) for job in busy}
         lists: list[Job] = [m for m in self.plan.manifests if self.options.push
                             and m.image not in self.lists and id(m) not in running
@@ -111,7 +128,14 @@ class Runner:
         targets = [t for t in self.plan.targets if t.key not in self.results
                    and id(t) not in running
                    and (t.parent_key is None or t.parent_key in succeeded)]
-        return [*lists, *by_priority(targets, self.weights)]
+        load = Counter(self.options.node_of(j) for j in busy if isinstance(j, Target))
+        chosen: list[Job] = []
+        for target in by_priority(targets, self.weights):
+            node = self.options.node_of(target)
+            if load[node] < self.options.cap(node):
+                load[node] += 1
+                chosen.append(target)
+        return [*lists, *chosen]
 
     def _start(self, job: Job) -> TargetResult | ListResult:
         if isinstance(job, ManifestList):
@@ -163,24 +187,25 @@ class Runner:
                                 provenance=self.options.provenance, version=self.plan.tag,
                                 push=self.options.push, contexts=self._contexts(target),
                                 identity=self.options.identities.get(target.key, ""))
-        start = time.monotonic()
+        start, began = time.monotonic(), time.time()
+        node = self.options.node_of(target)
+        done = functools.partial(TargetResult, target=target, log=log_path, started=began,
+                                 node=node)
         with log_path.open("w", encoding="utf-8") as log:
             try:
-                built = self.engine.build(request, log, lambda text: self.reporter.line(target,
-                                                                                        text))
+                built = self.engines[node].build(request, log,
+                                                 lambda text: self.reporter.line(target, text))
             except CommandFailed as exc:
-                detail = short_error(exc.output)
-                return TargetResult(target=target, status=Status.FAILED, detail=detail,
-                                    seconds=time.monotonic() - start, log=log_path)
+                return done(status=Status.FAILED, detail=short_error(exc.output),
+                            seconds=time.monotonic() - start)
             except Exception as exc:  # one target's surprise must not stop the others
                 log.write(f"xbuild: internal error: {exc!r}\n")
-                return TargetResult(target=target, status=Status.FAILED,
-                                    detail=f"internal error: {type(exc).__name__}: {exc}",
-                                    seconds=time.monotonic() - start, log=log_path)
+                return done(status=Status.FAILED,
+                            detail=f"internal error: {type(exc).__name__}: {exc}",
+                            seconds=time.monotonic() - start)
         status = (Status.DRY_RUN if self.engine.dry_run
                   else Status.PUSHED if self.options.push else Status.BUILT)
-        return TargetResult(target=target, status=status, digest=built.digest,
-                            seconds=time.monotonic() - start, log=log_path)
+        return done(status=status, digest=built.digest, seconds=time.monotonic() - start)
 
     def _publish(self, manifest: ManifestList) -> ListResult:
         results = [self.results[k] for k in manifest.target_keys()]
@@ -206,5 +231,8 @@ class Runner:
         return published == frozenset(ref.digest for _, ref in good)
 
 
-def run_plan(plan: Plan, engine: Engine, reporter: Reporter, options: RunOptions) -> RunReport:
-    return Runner(plan, engine, reporter, options).run()
+def run_plan(plan: Plan, engine: Engine | Mapping[str, Engine], reporter: Reporter,
+             options: RunOptions) -> RunReport:
+    """`engine`: one for every node, or one per node (see Runner)."""
+    engines = engine if isinstance(engine, Mapping) else {DEFAULT: engine}
+    return Runner(plan, engines, reporter, options).run()

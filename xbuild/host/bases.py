@@ -70,12 +70,15 @@ def _publish_arch(base: BaseSpec, arch: Arch, namespace: str, docker: BaseEngine
 
 
 def publish_base(base: BaseSpec, arches: Iterable[Arch], namespace: str, docker: BaseEngine,
-                 shell: Shell, *, provenance: Provenance, log_dir: Path,
-                 jobs: int) -> ListResult:
+                 shell: Shell, *, provenance: Provenance, log_dir: Path, jobs: int,
+                 node_of: Callable[[Arch], BaseEngine] | None = None) -> ListResult:
+    """Each arch bootstrapped here and built on its node (`node_of`; default: `docker`), then
+    listed through `docker`."""
     arches = sorted(set(arches), key=sort_key)
     log_dir.mkdir(parents=True, exist_ok=True)
+    on = node_of or (lambda _arch: docker)
     with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
-        futures = {a: pool.submit(_publish_arch, base, a, namespace, docker, shell,
+        futures = {a: pool.submit(_publish_arch, base, a, namespace, on(a), shell,
                                   provenance=provenance, log_dir=log_dir) for a in arches}
     good, lacking = [], []
     for arch, future in futures.items():

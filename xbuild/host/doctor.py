@@ -5,11 +5,14 @@ from __future__ import annotations
 import json
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Protocol
 
 from xbuild.core.errors import XbuildError
 from xbuild.core.matrix import Matrix
+from xbuild.core.nodes import DEFAULT, Node, NodeMap, emulated
+from xbuild.core.platforms import Arch, Platform, arch_for_platform
 from xbuild.core.refs import registry_of
 from xbuild.host import qemu
 from xbuild.host.cmd import Shell
@@ -22,6 +25,7 @@ class EngineFacts(qemu.ProbeRunner, Protocol):
     def server_version(self) -> str: ...
     def buildx_version(self) -> str: ...
     def builder_driver(self) -> str: ...
+    def native_platforms(self) -> list[Platform]: ...
 
 
 def registry_answer(host: str) -> str:
@@ -47,25 +51,42 @@ def logged_in_registries(config: Path | None = None) -> list[str]:
     return sorted({*data.get("auths", {}), *data.get("credHelpers", {})})
 
 
-def diagnose(matrix: Matrix, namespace: str, docker: EngineFacts, shell: Shell) -> list[Row]:
+def diagnose(matrix: Matrix, namespace: str, nodes: NodeMap, engine: Callable[[str], EngineFacts],
+             shell: Shell) -> list[Row]:
+    """Per node: its engine, buildx and driver, what it runs natively, what it builds (and
+    which of those under emulation), and a probe per arch on that node; then the registry."""
     rows: list[Row] = []
-    try:
-        rows.append(("engine", True, docker.server_version()))
-        rows.append(("buildx", True, f"{docker.buildx_version()}, driver "
-                                     f"{docker.builder_driver()}"))
-    except XbuildError as exc:
-        rows.append(("engine", False, str(exc).splitlines()[0]))
-        return rows
-    try:
-        for status in qemu.check(matrix.all_arches, docker, cache_dir(), shell):
-            detail = "native" if status.native else f"answers {status.answer!r}"
-            rows.append((f"qemu {status.arch}", status.ok, status.problem or detail))
-    except XbuildError as exc:
-        rows.append(("qemu", False, str(exc)))
+    for node in nodes.nodes(matrix.all_arches):
+        arches = tuple(a for a in matrix.all_arches if nodes.node_for(a) == node)
+        rows += node_rows(node, arches, engine, shell)
     host = registry_of(namespace)
     answer = registry_answer(host)
     rows.append((f"registry {host}", answer.startswith("reachable"), answer))
     logged_in = host in logged_in_registries()
     rows.append((f"login {host}", True, "credentials in the Docker CLI store" if logged_in
                  else "not logged in (`docker login` if pushing needs it)"))
+    return rows
+
+
+def node_rows(node: Node, arches: tuple[Arch, ...], engine: Callable[[str], EngineFacts],
+              shell: Shell) -> list[Row]:
+    try:
+        docker = engine(node.name)
+        facts = (f"engine {docker.server_version()}, buildx {docker.buildx_version()}, "
+                 f"driver {docker.builder_driver()}")
+        native = docker.native_platforms()
+    except XbuildError as exc:
+        return [(f"node {node}", False, str(exc).splitlines()[0])]
+    builds = ", ".join(f"{a}{' (emulated)' if emulated(a, native) else ''}" for a in arches)
+    rows: list[Row] = [(f"node {node}", True, f"{facts}; runs "
+                                               f"{', '.join(map(str, native)) or '?'}; "
+                                               f"builds {builds}")]
+    own = next((a for p in native if (a := arch_for_platform(p))), None)
+    try:
+        for status in qemu.check(arches, docker, cache_dir(), shell, native=own,
+                                 handlers=node.name == DEFAULT):
+            detail = "native" if status.native else f"answers {status.answer!r}"
+            rows.append((f"qemu {status.arch} on {node}", status.ok, status.problem or detail))
+    except XbuildError as exc:
+        rows.append((f"qemu on {node}", False, str(exc)))
     return rows

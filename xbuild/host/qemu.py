@@ -40,32 +40,48 @@ def host_arch() -> Arch | None:
     return arch_for_uname(host_platform.machine())
 
 
+HOST = host_arch()
+
+
 def check(arches: Iterable[Arch], docker: ProbeRunner, cache: Path, shell: Shell,
-          root: Path = BINFMT_DIR) -> list[ArchStatus]:
-    """Per arch: native, or a handler with the F flag and a probe container that runs."""
-    native = host_arch()
+          root: Path = BINFMT_DIR, *, native: Arch | None = HOST,
+          handlers: bool = True) -> list[ArchStatus]:
+    """Per arch: native, or a handler with the F flag and a probe container that runs.
+
+    `native`: the arch the engine's CPU runs (this host's by default). `handlers`: read this
+    host's binfmt_misc handlers first (only where the engine runs on this host's kernel;
+    elsewhere the probe alone proves it).
+    """
     statuses = []
     for arch in sorted(set(arches), key=sort_key):
-        handler = read_handler(arch, root)
+        handler = read_handler(arch, root) if handlers else None
         if arch == native:  # needs no QEMU, and no probe image to prove it
             statuses.append(ArchStatus(arch=arch, native=True, handler=handler))
             continue
-        problem, answer = handler_problem(arch, handler), ""
+        problem, answer = handler_problem(arch, handler) if handlers else "", ""
         if not problem:
-            probe = docker.run(ensure_probe(arch, docker, cache, shell),
-                               ["/bin/busybox", "arch"], platform=arch.platform, sandbox=PROBE)
-            answer = probe.output.strip()
-            problem = (judge_answer(arch, answer) if probe.exit_code == 0
-                       else f"a {arch} container does not run: {probe.output or probe.exit_code}")
+            answer, problem = _probe(arch, docker, cache, shell)
         statuses.append(ArchStatus(arch=arch, native=False, handler=handler, answer=answer,
                                    problem=problem))
     return statuses
 
 
-def require(statuses: Sequence[ArchStatus]) -> None:
+def _probe(arch: Arch, docker: ProbeRunner, cache: Path, shell: Shell) -> tuple[str, str]:
+    """What `arch` answers in a probe container on `docker`'s engine, and what is wrong."""
+    probe = docker.run(ensure_probe(arch, docker, cache, shell), ["/bin/busybox", "arch"],
+                       platform=arch.platform, sandbox=PROBE)
+    answer = probe.output.strip()
+    problem = (judge_answer(arch, answer) if probe.exit_code == 0
+               else f"a {arch} container does not run: {probe.output or probe.exit_code}")
+    return answer, problem
+
+
+def require(statuses: Sequence[ArchStatus], node: str = "") -> None:
     bad = [s for s in statuses if not s.ok]
     if bad:
-        raise EnvironmentProblem("cannot run " + "; ".join(f"{s.arch}: {s.problem}" for s in bad)
+        where = f" on node {node}" if node else ""
+        raise EnvironmentProblem(f"cannot run{where} "
+                                 + "; ".join(f"{s.arch}: {s.problem}" for s in bad)
                                  + " (try `xbuild qemu --install`)")
 
 

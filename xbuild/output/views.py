@@ -3,7 +3,7 @@ program parses (that is --json)."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 
 from xbuild.core.checks import Report, Verdict
 from xbuild.core.emulation import ArchStatus
@@ -131,7 +131,7 @@ def doctor_grid(rows: Sequence[tuple[str, bool, str]]) -> Grid:
                            for what, ok, detail in rows))
 
 
-def qemu_grid(statuses: Sequence[ArchStatus]) -> Grid:
+def qemu_grid(statuses: Sequence[ArchStatus], node: str = "default") -> Grid:
     rows = []
     for s in statuses:
         handler = "native" if s.native else (s.handler.interpreter if s.handler else "missing")
@@ -139,6 +139,34 @@ def qemu_grid(statuses: Sequence[ArchStatus]) -> Grid:
         cells = (s.arch.name, str(s.arch.platform), handler, flags, s.answer,
                  "✓" if s.ok else f"✗ {s.problem}")
         rows.append((cells, None if s.ok else "red"))
-    return Grid(title="QEMU per architecture",
+    return Grid(title=f"QEMU per architecture on node {node}",
                 headers=("arch", "platform", "binfmt handler", "flags", "`arch` answers", ""),
                 rows=tuple(rows))
+
+
+def timeline_mermaid(report: RunReport, emulated: Collection[str] = ()) -> str:
+    """The run as a mermaid Gantt chart (GitHub renders it in step summaries): a bar per
+    built target on its node, emulated builds marked, failures in red."""
+    built = sorted((r for r in report.targets if r.started), key=lambda r: r.started)
+    if not built:
+        return "### xbuild timeline\n\nNothing was built.\n"
+    zero = built[0].started
+    lines = ["### xbuild timeline", "", "```mermaid", "gantt",
+             f"    title xbuild: {len(built)} builds, {report.seconds:.0f} s",
+             "    dateFormat X", "    axisFormat %M:%S"]
+    ids = {r.target.key: f"t{n}" for n, r in enumerate(built)}
+    for node in dict.fromkeys(r.node for r in built):
+        lines.append(f"    section {_mermaid_text(node or 'default')}")
+        for r in (x for x in built if x.node == node):
+            slow = r.target.key in emulated
+            tag = "crit" if not r.status.ok else "active" if slow else "done"
+            start = int(r.started - zero)
+            end = max(start + 1, int(r.started - zero + r.seconds))
+            label = f"{r.target.image} {r.target.arch.name}{' (emulated)' if slow else ''}"
+            lines.append(f"    {_mermaid_text(label)} :{tag}, {ids[r.target.key]}, {start}, "
+                         f"{end}")
+    return "\n".join([*lines, "```", ""])
+
+
+def _mermaid_text(text: str) -> str:
+    return text.replace(":", " ").replace("#", " ").replace(";", " ")

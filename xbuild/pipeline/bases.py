@@ -7,6 +7,7 @@ from pathlib import Path
 
 from xbuild.core.errors import NothingToDo
 from xbuild.core.matrix import Matrix
+from xbuild.core.nodes import NodeMap
 from xbuild.core.platforms import Arch
 from xbuild.core.results import ListResult
 from xbuild.host import bases
@@ -16,11 +17,12 @@ from xbuild.pipeline.tools import Tools, new_run_dir, tools
 
 
 def publish_bases(matrix: Matrix, *, arches: Sequence[Arch], namespace: str | None, jobs: int,
-                  dry_run: bool, log_dir: Path, console: Console,
+                  dry_run: bool, log_dir: Path, console: Console, nodes: NodeMap | None = None,
                   kit: Tools | None = None) -> list[ListResult]:
     if not matrix.bases:
         raise NothingToDo(f"{matrix.path}: declares no bases (see README.md, matrix.yml)")
     kit = kit or tools(console, dry_run=dry_run)
+    where = nodes or matrix.builders
     run_dir = new_run_dir(log_dir)
     origin = provenance(matrix.path.parent, kit.shell)
     results = []
@@ -29,7 +31,8 @@ def publish_bases(matrix: Matrix, *, arches: Sequence[Arch], namespace: str | No
                      f"(logs in {run_dir})")
         result = bases.publish_base(base, arches or matrix.all_arches,
                                     namespace or matrix.namespace, kit.docker, kit.shell,
-                                    provenance=origin, log_dir=run_dir, jobs=jobs)
+                                    provenance=origin, log_dir=run_dir, jobs=jobs,
+                                    node_of=lambda a: kit.engine(where.node_for(a).name))
         console.list_result(str(result.manifest.ref), result.status, result.detail,
                             result.status.ok)
         results.append(result)

@@ -11,9 +11,11 @@ from pathlib import Path
 from xbuild.core import record
 from xbuild.core.buildspec import Pairs, image_source
 from xbuild.core.downloads import Need, Redirects, needs
-from xbuild.core.errors import ConfigError
+from xbuild.core.errors import ConfigError, SelectionError
 from xbuild.core.matrix import Matrix
+from xbuild.core.nodes import DEFAULT, Node, NodeMap, cross_node_problem, emulated
 from xbuild.core.plan import Plan, Target
+from xbuild.core.platforms import arch_for_platform, sort_key
 from xbuild.core.results import RunReport
 from xbuild.engine.runner import RunOptions, run_plan
 from xbuild.host import qemu
@@ -23,7 +25,7 @@ from xbuild.host.prefetch import Prefetched, prefetch
 from xbuild.host.vcs import provenance
 from xbuild.output.console import Console
 from xbuild.output.progress import Progress
-from xbuild.output.views import summary_grid, summary_markdown
+from xbuild.output.views import summary_grid, summary_markdown, timeline_mermaid
 from xbuild.pipeline.identity import Resolution, resolve, with_fetched
 from xbuild.pipeline.tools import (
     LazyEngine,
@@ -46,13 +48,39 @@ class BuildSettings:
     log_dir: Path = Path(".xbuild/runs")
     mirror: str | None = None  # fetch downloads from here instead of their own hosts
     rebuild: frozenset[str] = frozenset()  # images to build even if up to date; "*": all
+    builders: NodeMap | None = None  # where each arch builds; None: matrix.yml's builders
 
 
-def preflight(targets: Sequence[Target], kit: Tools) -> None:
-    """Stop before building anything if the engine is down or an arch to build cannot run."""
-    docker = kit.docker
-    kit.console.note(f"engine {docker.server_version()}, buildx {docker.buildx_version()}")
-    qemu.require(qemu.check({t.arch for t in targets}, docker, cache_dir(), kit.shell))
+def preflight(targets: Sequence[Target], nodes: NodeMap, kit: Tools) -> set[str]:
+    """Stop before building anything if a node's engine is down or cannot run an arch it is
+    to build; note what a node builds under emulation (returned: those target keys). The
+    probes run on the node."""
+    slow: set[str] = set()
+    for node in nodes.nodes(sorted({t.arch for t in targets}, key=sort_key)):
+        arches = {t.arch for t in targets if nodes.node_for(t.arch) == node}
+        docker = kit.engine(node.name)
+        native = docker.native_platforms()
+        kit.console.note(f"node {node}: engine {docker.server_version()}, buildx "
+                         f"{docker.buildx_version()}, runs "
+                         f"{', '.join(map(str, native)) or 'an unknown arch'}")
+        own = next((a for p in native if (a := arch_for_platform(p))), None)
+        qemu.require(qemu.check(arches, docker, cache_dir(), kit.shell, native=own,
+                                handlers=node.name == DEFAULT), str(node))
+        for arch in sorted(arches, key=sort_key):
+            if emulated(arch, native):
+                kit.console.note(f"node {node} builds {arch} under emulation")
+                slow |= {t.key for t in targets if t.arch == arch}
+    return slow
+
+
+def refuse_cross_node(plan: Plan, nodes: NodeMap) -> None:
+    """Without --push, a child builds FROM what its parent's build loaded into its node."""
+    for target in plan.targets:
+        parent = plan.parent_of(target)
+        if parent is not None and (problem := cross_node_problem(
+                (parent.key, nodes.node_for(parent.arch)),
+                (target.key, nodes.node_for(target.arch)))):
+            raise SelectionError(problem)
 
 
 def base_contexts(matrix: Matrix, plan: Plan, resolution: Resolution,
@@ -119,11 +147,13 @@ def build(matrix: Matrix, plan: Plan, settings: BuildSettings, console: Console,
                          rebuild=settings.rebuild)
     todo = resolution.to_build(plan)
     check_secrets(todo)
+    nodes = settings.builders or matrix.builders
+    if not settings.push:
+        refuse_cross_node(plan, nodes)
     if resolution.up_to_date:
         console.note(f"{len(resolution.up_to_date)} of {len(plan.targets)} targets up to date "
                      "(published with the identity this checkout gives them)")
-    if todo and not settings.dry_run:
-        preflight(todo, kit)
+    slow = preflight(todo, nodes, kit) if todo and not settings.dry_run else set()
     run_dir = new_run_dir(settings.log_dir)
     fetched = fetch_downloads(downloads_wanted(matrix, plan, todo), mirror=settings.mirror,
                               dry_run=settings.dry_run, staging=run_dir / "downloads",
@@ -131,15 +161,18 @@ def build(matrix: Matrix, plan: Plan, settings: BuildSettings, console: Console,
     resolution = with_fetched(resolution, plan, fetched.checksums)
     gate = VerifyGate(matrix, kit, console) if settings.verify else None
     options = _run_options(matrix, plan, settings, kit, resolution=resolution, fetched=fetched,
-                           run_dir=run_dir, gate=gate)
+                           run_dir=run_dir, gate=gate, nodes=nodes)
+    engines = {node.name: LazyEngine(kit, node.name, dry_run=settings.dry_run)
+               for node in {*nodes.nodes(matrix.all_arches), Node(name=DEFAULT)}}
     report: RunReport | None = None
     try:
         with Progress(console, len(plan.targets)) as progress:
-            report = run_plan(plan, LazyEngine(kit, dry_run=settings.dry_run), progress,
-                              options)
+            report = run_plan(plan, engines, progress, options)
         report = replace(report, verified=gate.ok if gate else None)
         console.grid(summary_grid(report))
-        console.step_summary(summary_markdown(report))
+        timeline = timeline_mermaid(report, slow)
+        (run_dir / "timeline.md").write_text(timeline, encoding="utf-8")
+        console.step_summary(summary_markdown(report) + "\n" + timeline)
         return report
     finally:
         fetched.cleanup()  # the staged copies; the cache keeps the files
@@ -152,7 +185,7 @@ def build(matrix: Matrix, plan: Plan, settings: BuildSettings, console: Console,
 
 def _run_options(matrix: Matrix, plan: Plan, settings: BuildSettings, kit: Tools, *,
                  resolution: Resolution, fetched: Prefetched, run_dir: Path,
-                 gate: VerifyGate | None) -> RunOptions:
+                 gate: VerifyGate | None, nodes: NodeMap) -> RunOptions:
     native = qemu.host_arch()
     return RunOptions(
         run_dir=run_dir, provenance=provenance(matrix.path.parent, kit.shell,
@@ -162,4 +195,6 @@ def _run_options(matrix: Matrix, plan: Plan, settings: BuildSettings, kit: Tools
         base_contexts=base_contexts(matrix, plan, resolution, kit.console),
         target_contexts=fetched.contexts, unbuildable=fetched.failed,
         identities={k: v for k, v in resolution.identities.items() if v},
-        up_to_date=resolution.up_to_date, published_lists=resolution.lists, gate=gate)
+        up_to_date=resolution.up_to_date, published_lists=resolution.lists, gate=gate,
+        nodes={t.key: nodes.node_for(t.arch).name for t in plan.targets},
+        node_jobs={n.name: n.jobs or settings.jobs for n in nodes.nodes(matrix.all_arches)})

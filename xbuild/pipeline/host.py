@@ -6,7 +6,8 @@ from collections.abc import Sequence
 
 from xbuild.core.emulation import ArchStatus
 from xbuild.core.matrix import Matrix
-from xbuild.core.platforms import Arch
+from xbuild.core.nodes import DEFAULT, NodeMap
+from xbuild.core.platforms import Arch, arch_for_platform
 from xbuild.host import qemu
 from xbuild.host.doctor import Row, diagnose
 from xbuild.host.paths import cache_dir
@@ -15,18 +16,28 @@ from xbuild.output.views import doctor_grid, qemu_grid
 from xbuild.pipeline.tools import tools
 
 
-def check_qemu(arches: Sequence[Arch], *, install: bool, console: Console) -> list[ArchStatus]:
+def check_qemu(arches: Sequence[Arch], nodes: NodeMap, *, install: bool,
+               console: Console) -> list[ArchStatus]:
+    """Each arch on the node that builds it: a probe container runs there."""
     kit = tools(console)
     if install:
         for line in qemu.install(arches, kit.shell):
             console.say(line)
-    statuses = qemu.check(arches, kit.docker, cache_dir(), kit.shell)
-    console.grid(qemu_grid(statuses))
+    statuses: list[ArchStatus] = []
+    for node in nodes.nodes(arches):
+        mine = [a for a in arches if nodes.node_for(a) == node]
+        docker = kit.engine(node.name)
+        own = next((a for p in docker.native_platforms() if (a := arch_for_platform(p))), None)
+        found = qemu.check(mine, docker, cache_dir(), kit.shell, native=own,
+                           handlers=node.name == DEFAULT)
+        console.grid(qemu_grid(found, str(node)))
+        statuses += found
     return statuses
 
 
-def doctor(matrix: Matrix, namespace: str | None, console: Console) -> list[Row]:
+def doctor(matrix: Matrix, namespace: str | None, nodes: NodeMap,
+           console: Console) -> list[Row]:
     kit = tools(console)
-    rows = diagnose(matrix, namespace or matrix.namespace, kit.docker, kit.shell)
+    rows = diagnose(matrix, namespace or matrix.namespace, nodes, kit.engine, kit.shell)
     console.grid(doctor_grid(rows))
     return rows

@@ -3,7 +3,6 @@ the docker adapter, the host shell and the run folder."""
 
 from __future__ import annotations
 
-import functools
 import json
 import os
 from collections.abc import Callable, Sequence
@@ -13,6 +12,8 @@ from typing import Any, Protocol, TextIO
 
 from xbuild.core.answers import Built
 from xbuild.core.buildspec import BuildRequest
+from xbuild.core.errors import EnvironmentProblem
+from xbuild.core.nodes import DEFAULT
 from xbuild.core.refs import Reference
 from xbuild.engine.audit import Inspector
 from xbuild.engine.retry import RetryPolicy
@@ -31,33 +32,45 @@ class Adapter(Engine, Inspector, BaseEngine, EngineFacts, Protocol):
     """Everything the pipeline asks of the engine: engine/docker.py's Docker, or a fake."""
 
 
+AdapterFor = Callable[[str], Adapter]  # a node's name ("" the default) -> its adapter
+
+
 class Tools:
-    """The adapters one command works with. The docker adapter is made on first use, so a
+    """The adapters one command works with. An engine adapter is made on first use, so a
     command that needs no engine (a no-op rerun) never loads python-on-whales."""
 
     def __init__(self, *, console: Console, shell: Shell, registry: TagReader,
-                 docker: Adapter | Callable[[], Adapter]) -> None:
+                 docker: Adapter | AdapterFor) -> None:
+        """`docker`: the adapter of every node, or a function making each node's."""
         self.console, self.shell, self.registry = console, shell, registry
-        self._docker = docker
+        self._make = docker if callable(docker) else (lambda _node: docker)
+        self._made: dict[str, Adapter] = {}
 
-    @functools.cached_property
+    def engine(self, node: str) -> Adapter:
+        """The adapter of `node`: a docker context or buildx builder ("" the default)."""
+        if node not in self._made:
+            self._made[node] = self._make(node)
+        return self._made[node]
+
+    @property
     def docker(self) -> Adapter:
-        return self._docker() if callable(self._docker) else self._docker
+        """The default node's adapter: the one that also publishes, pulls and verifies."""
+        return self.engine(DEFAULT)
 
 
 class LazyEngine:
-    """The runner's engine, made only when a build or a list needs it."""
+    """The runner's engine for one node, made only when a build or a list needs it."""
 
-    def __init__(self, kit: Tools, *, dry_run: bool) -> None:
-        self._kit, self.dry_run = kit, dry_run
+    def __init__(self, kit: Tools, node: str, *, dry_run: bool) -> None:
+        self._kit, self._node, self.dry_run = kit, node, dry_run
 
     def build(self, request: BuildRequest, log: TextIO,
               on_line: Callable[[str], None]) -> Built:
-        return self._kit.docker.build(request, log, on_line)
+        return self._kit.engine(self._node).build(request, log, on_line)
 
     def create_list(self, ref: Reference, sources: Sequence[Reference],
                     log: TextIO | None = None) -> None:
-        self._kit.docker.create_list(ref, sources, log)
+        self._kit.engine(self._node).create_list(ref, sources, log)
 
 
 def tools(console: Console, *, dry_run: bool = False) -> Tools:
@@ -65,11 +78,21 @@ def tools(console: Console, *, dry_run: bool = False) -> Tools:
     echo = console.say if dry_run else (console.command if console.verbose else None)
     shell = Shell(echo=echo, dry_run=dry_run)
 
-    def docker() -> Adapter:
-        from xbuild.engine.docker import Docker  # python-on-whales only when a step needs it
-        return Docker(echo=echo, dry_run=dry_run, retry=RetryPolicy())
+    def adapter(node: str) -> Adapter:
+        from xbuild.engine.docker import Docker, node_kind  # python-on-whales when needed
 
-    return Tools(console=console, docker=docker, shell=shell, registry=Registry(shell))
+        if node == DEFAULT:
+            return Docker(echo=echo, dry_run=dry_run, retry=RetryPolicy())
+        kind = node_kind(node)
+        if kind is None:
+            raise EnvironmentProblem(f"node {node}: there is no docker context and no buildx "
+                                     f"builder of that name (`docker context ls`, "
+                                     f"`docker buildx ls`)")
+        return Docker(echo=echo, dry_run=dry_run, retry=RetryPolicy(),
+                      context=node if kind == "context" else None,
+                      builder=node if kind == "builder" else None)
+
+    return Tools(console=console, docker=adapter, shell=shell, registry=Registry(shell))
 
 
 def new_run_dir(log_dir: Path) -> Path:
