@@ -251,7 +251,8 @@ def _xbuild(spec: WorkflowSpec, command: str, *words: str) -> str:
 
 def _header(matrix: Matrix, spec: WorkflowSpec) -> str:
     lines = (
-        f"Generated from {spec.matrix_file} by `{spec.command}`: do not edit; run it again.",
+        f"Generated from {spec.matrix_file} by this command; do not edit, run it again:",
+        f"  {spec.command}",
         "Copy it to .github/workflows/ in the repository that publishes the images.",
         "",
         "One job per arch, each on its own runner (labels):",
