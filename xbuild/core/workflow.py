@@ -202,7 +202,7 @@ def _merge_job(spec: WorkflowSpec, needs: list[str]) -> dict[str, Any]:
         "needs": needs,
         # Run when an arch failed too: its images' lists are withheld, the others published.
         "if": expr("!cancelled()"),
-        "runs-on": list(spec.runners[0][1]),
+        "runs-on": list(spec.runners[0][1]),  # any arch will do: amd64's runner by default
         "steps": [
             *_setup_steps(spec.namespace),
             {"name": "Download the build records", "uses": DOWNLOAD,
