@@ -3,7 +3,7 @@
 Each module registers its commands on the one typer app.
 """
 
-from xbuild.cli import build, host, verify
+from xbuild.cli import build, host, verify, workflow
 from xbuild.cli.common import app, main
 
-__all__ = ["app", "build", "host", "main", "verify"]
+__all__ = ["app", "build", "host", "main", "verify", "workflow"]

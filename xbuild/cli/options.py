@@ -31,7 +31,10 @@ class Options:
     mirror: str | None = None
     into: Path | None = None
     records: list[Path] | None = None
+    runners: list[str] | None = None
+    branches: list[str] | None = None
     matrix: Path = Path("matrix.yml")
+    output: Path = Path("ci/workflows/images.yml")
     log_dir: Path = Path(".xbuild/runs")
     jobs: int = DEFAULT_JOBS
     parents: bool = True
@@ -98,6 +101,16 @@ DECLARED: dict[str, Any] = {
     "install": Annotated[bool, typer.Option(
         help="Register missing handlers from the host's qemu-user-static (needs root).")],
     "as_json": JsonOpt,
+    "runners": Annotated[list[str] | None, typer.Option(
+        "--runner", metavar="ARCH=LABEL,...",
+        help="The runner labels of an arch's job (repeatable), e.g. "
+             "arm64v8=self-hosted,linux,jetson. Default: self-hosted,linux plus X64 (amd64), "
+             "ARM64 (arm64v8) or ARM (arm32v7).", show_default=False)],
+    "branches": Annotated[list[str] | None, typer.Option(
+        "--branch", help="Run on pushes to this branch (repeatable; default main). The "
+                         "workflow can also be started by hand.", show_default=False)],
+    "output": Annotated[Path, typer.Option(
+        "--output", "-o", help="Write the workflow to this file; - for stdout.")],
 }
 _DEFAULTS = {f.name: f.default for f in fields(Options)}
 
