@@ -190,3 +190,20 @@ def test_bases_exit_code_says_what_was_published(two_bases: Path, tmp_path: Path
                             namespace=NS, jobs=1, dry_run=False, log_dir=tmp_path,
                             console=Console(), kit=kit(FakeDocker(), shell))
     assert exit_code(push_outcomes(results)) == code
+
+
+def test_with_arch_the_images_are_verified_and_a_lying_one_stays_out_of_the_record(
+        write_matrix: Callable[..., Path], matrix_doc: dict[str, Any], tmp_path: Path) -> None:
+    matrix_doc["architectures"] = ["amd64", "arm64v8"]
+    matrix_doc["images"] = {"orthanc": {"context": "images/orthanc"}}
+    matrix = load_matrix(write_matrix(matrix_doc, dockerfiles={"orthanc": "FROM scratch\n"}))
+    lying = honest_amd64()
+    lying.files["/bin/busybox"] = elf_head(ARM64)
+    docker = FakeDocker(images={f"{NS}/orthanc@{DIGEST}": lying})
+    plan = make_plan(matrix, namespace=NS, arches=(AMD64,))  # a per-arch CI job
+    assert plan.lists_deferred == ("orthanc",)
+    report = build(matrix, plan, settings(tmp_path), Console(), kit=kit(docker))
+    assert report.exit_code == ExitCode.VERIFY
+    assert report.lists == ()
+    record = json.loads(report.run_dir.joinpath("build-record.json").read_text())
+    assert record["targets"] == []  # the merge step will never list it

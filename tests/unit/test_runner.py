@@ -391,8 +391,9 @@ def test_lists_over_exactly_the_image_arches_by_digest(load: Callable[[str], Mat
 
 def test_list_waits_for_its_own_arches_only(load: Callable[[str], Matrix],
                                             tmp_path: Path) -> None:
-    """A list is created as soon as its image is done, not at the end of the run."""
-    _, _, reporter = run(make_plan(load("family")), tmp_path, jobs=1)
+    """A list is created as soon as its image is done, not at the end of the run (each build
+    takes a moment, so the list, in its own slot, is done before the last build is)."""
+    _, _, reporter = run(make_plan(load("family")), tmp_path, jobs=1, delay=0.05)
     calls = reporter.calls
     lone_list = calls.index(("list_finished", "ns/lone:t"))
     assert lone_list < calls.index(("finished", "grandchild-amd64"))

@@ -4,7 +4,7 @@ input of the merge step (`xbuild manifest --from`). Pure: rendering, parsing, me
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -28,13 +28,15 @@ class Entry:
     digest: str
 
 
-def render(namespace: str, tag: str, report: RunReport,
-           identities: Mapping[str, str | None]) -> dict[str, Any]:
-    """What this run published (built or found up to date), with each target's identity."""
+def render(namespace: str, tag: str, report: RunReport, identities: Mapping[str, str | None],
+           refused: Collection[str] = ()) -> dict[str, Any]:
+    """What this run published (built or found up to date), with each target's identity;
+    never a target whose image failed verification (`refused`)."""
     entries = [{"target": r.target.key, "image": r.target.image, "arch": r.target.arch.name,
                 "ref": str(r.target.ref), "identity": identities.get(r.target.key) or "",
                 "digest": r.digest, "status": str(r.status)}
-               for r in report.targets if r.status.ok and r.digest.startswith("sha256:")]
+               for r in report.targets if r.status.ok and r.digest.startswith("sha256:")
+               and r.target.key not in refused]
     return {"version": VERSION, "namespace": namespace, "tag": tag, "targets": entries}
 
 

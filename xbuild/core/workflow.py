@@ -181,10 +181,11 @@ def _build_job(arch: Arch, labels: tuple[str, ...], spec: WorkflowSpec) -> dict[
         "runs-on": list(labels),
         "steps": [
             *_setup_steps(spec.namespace),
-            {"name": f"Build and push {arch.name}",
+            {"name": f"Build, verify and push {arch.name}",
              # --arch leaves the other arches out, so no list is published here: the merge
-             # job does that once, from the records.
-             "run": _xbuild(spec, "all", "--push", "--arch", arch.name,
+             # job does that once, from the records, which name only images that passed
+             # --verify.
+             "run": _xbuild(spec, "all", "--push", "--verify", "--arch", arch.name,
                             "--log-dir", f'"$RUNNER_TEMP/{RUNS}"') + "\n"},
             {"name": "Upload the build record", "if": "always()", "uses": UPLOAD,
              "with": {"name": RECORD_ARTIFACT + arch.name,

@@ -16,7 +16,8 @@ from xbuild.core.matrix import Matrix
 from xbuild.core.nodes import DEFAULT, Node, NodeMap, cross_node_problem, emulated
 from xbuild.core.plan import Plan, Target
 from xbuild.core.platforms import arch_for_platform, sort_key
-from xbuild.core.results import RunReport
+from xbuild.core.refs import Reference
+from xbuild.core.results import RunReport, Status
 from xbuild.engine.runner import RunOptions, run_plan
 from xbuild.host import qemu
 from xbuild.host.fetch import Fetcher
@@ -134,6 +135,16 @@ def check_secrets(targets: Sequence[Target]) -> None:
                 raise ConfigError(f"{key}: cannot read {secret.file}")
 
 
+def verify_unlisted(plan: Plan, report: RunReport, gate: VerifyGate) -> None:
+    """Images whose list another run publishes (--arch left some of their arches out) are
+    verified here all the same, so the build record names only images that passed."""
+    for image in plan.lists_deferred:
+        built = [r for r in report.targets if r.target.image == image
+                 and r.status is Status.PUSHED]
+        if built:
+            gate.verify(image, Reference.of(plan.namespace, image, plan.tag), built)
+
+
 def _inputs(matrix: Matrix, plan: Plan) -> list[Path]:
     return [matrix.path, *(matrix.image(image).context for image in plan.images)]
 
@@ -168,6 +179,8 @@ def build(matrix: Matrix, plan: Plan, settings: BuildSettings, console: Console,
     try:
         with Progress(console, len(plan.targets)) as progress:
             report = run_plan(plan, engines, progress, options)
+        if gate is not None and settings.push:
+            verify_unlisted(plan, report, gate)
         report = replace(report, verified=gate.ok if gate else None)
         console.grid(summary_grid(report))
         timeline = timeline_mermaid(report, slow)
@@ -180,7 +193,8 @@ def build(matrix: Matrix, plan: Plan, settings: BuildSettings, console: Console,
             write_record(run_dir, report.as_dict())
             if settings.push:
                 write_json(run_dir / record.RECORD_NAME, record.render(
-                    plan.namespace, plan.tag, report, resolution.identities))
+                    plan.namespace, plan.tag, report, resolution.identities,
+                    refused=gate.failed if gate else frozenset()))
 
 
 def _run_options(matrix: Matrix, plan: Plan, settings: BuildSettings, kit: Tools, *,

@@ -47,6 +47,7 @@ class VerifyGate:
     def __init__(self, matrix: Matrix, kit: HasInspector, console: Console) -> None:
         self.matrix, self.kit, self.console = matrix, kit, console
         self.reports: list[Report] = []
+        self.failed: set[str] = set()  # target keys whose image failed
         self._lock = threading.Lock()
 
     @property
@@ -55,14 +56,20 @@ class VerifyGate:
         return all(r.ok for r in self.reports) if self.reports else None
 
     def __call__(self, manifest: ManifestList, built: Sequence[TargetResult]) -> str:
-        smoke = self.matrix.image(manifest.image).smoke
+        return self.verify(manifest.image, manifest.ref, built)
+
+    def verify(self, image: str, ref: Reference, built: Sequence[TargetResult]) -> str:
+        """Verify `built` (one image's arches, pushed by this run); why they may not be listed,
+        or "". `ref` names them in the verdict (the list they are meant for)."""
+        smoke = self.matrix.image(image).smoke
         arches = tuple(
             audit_arch(r.target.ref.pinned(r.digest), r.target.arch,
                        ListEntry(platform=r.target.arch.platform, digest=r.digest), smoke,
                        self.kit.docker) for r in built)
-        report = Report(ref=manifest.ref, arches=arches)
+        report = Report(ref=ref, arches=arches)
         with self._lock:
             self.reports.append(report)
+            self.failed |= {f"{image}-{a.arch.name}" for a in arches if not a.ok}
             show(report, self.console)
         failed = [f"{a.arch.name} " + ", ".join(c.check for c in a.checks
                                                 if c.status is Verdict.FAIL)
