@@ -278,10 +278,11 @@ def test_plan_help_lists_its_options() -> None:
         assert option in text
 
 
-def test_no_arguments_shows_help() -> None:
+def test_no_arguments_shows_help_and_exits_2() -> None:
     result = xbuild()
+    assert result.exit_code == 2  # a command line without a command: a usage error
     assert "Usage" in result.output
-    assert "plan" in result.output
+    assert all(command in result.output for command in ("plan", "build", "verify", "workflow"))
 
 
 @pytest.mark.allow_subprocess
