@@ -21,6 +21,7 @@ from xbuild.core.downloads import (
     mirror_path,
     mirror_problem,
     mirrored,
+    names_a_branch,
     needs,
     parse_lock,
     read_lock,
@@ -607,3 +608,27 @@ def test_cli_plan_exits_2_with_one_line_for_a_bad_download(
     assert where in line
     if lock is None:
         assert f"{path}{where}" in line
+
+
+@pytest.mark.parametrize(("url", "branch"), [
+    pytest.param("https://github.com/o/r/archive/refs/heads/master.tar.gz", True, id="heads"),
+    pytest.param("https://github.com/o/r/archive/main.tar.gz", True, id="short-branch"),
+    pytest.param("https://codeload.github.com/o/r/tar.gz/refs/heads/dev", True, id="codeload"),
+    pytest.param("https://github.com/o/r/archive/983e58ef0a5fe0d820a56c41c823369754019171.tar.gz",
+                 False, id="commit"),
+    pytest.param("https://github.com/o/r/archive/refs/tags/v4.6.0.tar.gz", False, id="tag"),
+    pytest.param("https://github.com/o/r/archive/v4.6.0.tar.gz", False, id="version-tag"),
+    pytest.param("https://files.pythonhosted.org/packages/aa/pkg-1.0.tar.gz", False, id="pypi"),
+])
+def test_a_url_naming_a_branch_is_recognised(url: str, branch: bool) -> None:
+    assert names_a_branch(url) is branch
+
+
+def test_a_matrix_download_naming_a_branch_is_a_warning_not_an_error(
+        write_matrix: WriteMatrix) -> None:
+    matrix = load_matrix(write(write_matrix, {
+        "src.tar.gz": "https://github.com/o/r/archive/refs/heads/master.tar.gz"}))
+    (warning,) = matrix.warnings()
+    assert warning.endswith("images.dcm4chee.downloads.src.tar.gz: https://github.com/o/r/"
+                            "archive/refs/heads/master.tar.gz names a branch, which moves: pin "
+                            "a commit (.../archive/<sha>.tar.gz)")

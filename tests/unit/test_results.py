@@ -93,8 +93,8 @@ def test_as_dict_is_json(tmp_path: Path) -> None:
     assert [t["tag"] for t in data["targets"]] == [str(t.ref) for t in PLAN.targets]
     failed = next(t for t in data["targets"] if t["status"] == "failed")
     assert failed == {"image": "base", "arch": "arm64v8", "tag": "ns/base:t-arm64v8",
-                      "status": "failed", "seconds": 0.0, "digest": "", "detail": FAILED_RUN,
-                      "log": str(run_dir / "base-arm64v8.log")}
+                      "status": "failed", "seconds": 0.0, "digest": "", "node": "",
+                      "detail": FAILED_RUN, "log": str(run_dir / "base-arm64v8.log")}
     skipped = next(t for t in data["targets"] if t["status"] == "skipped")
     assert skipped["log"] is None
     assert {entry["image"]: entry["status"] for entry in data["lists"]} == {

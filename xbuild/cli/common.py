@@ -111,6 +111,8 @@ def parse_arches(names: list[str] | None) -> tuple[Arch, ...]:
 def load_plan(o: Options) -> tuple[Matrix, Plan]:
     arches = parse_arches(o.arch)
     matrix = load_matrix(o.matrix)
+    for warning in matrix.warnings():
+        State.console.warn(warning)
     plan = make_plan(matrix, images=o.images or (), arches=arches, namespace=o.namespace,
                      tag=o.tag, build_parents=o.parents)
     return matrix, plan

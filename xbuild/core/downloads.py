@@ -318,3 +318,24 @@ def redirect_problem(origin: str, target: str, redirects: Redirects) -> str | No
                           for a in allowed):
         return None
     return (f"{new} is another host (allow it in matrix.yml: redirects: {{{host}: [{new}]}})")
+
+
+_BRANCH = re.compile(r"/refs/heads/|/archive/(?!refs/tags/)(?![0-9a-f]{40}\.)(?!v?\d)[^/]+"
+                     r"\.(?:tar\.gz|tgz|zip)$")
+
+
+def names_a_branch(url: str) -> bool:
+    """Whether a URL names a branch (`refs/heads/...`, or a GitHub-style `archive/<name>`
+    that is neither a 40-hex commit nor a version-like tag): its content moves."""
+    return bool(_BRANCH.search(urllib.parse.urlsplit(url).path))
+
+
+def branch_warnings(image: str, downloads: ImageDownloads | None) -> list[str]:
+    """One warning per download URL naming a branch: the lock breaks when the branch moves."""
+    found = []
+    for download in downloads.files if downloads else ():
+        for _, source in download.sources:
+            if names_a_branch(source.url):
+                found.append(f"images.{image}.downloads.{download.name}: {source.url} names a "
+                             "branch, which moves: pin a commit (.../archive/<sha>.tar.gz)")
+    return found

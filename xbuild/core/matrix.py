@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from xbuild.core import refs
-from xbuild.core.downloads import Redirects, parse_redirects
+from xbuild.core.downloads import Redirects, branch_warnings, parse_redirects
 from xbuild.core.errors import InvalidReference
 from xbuild.core.imagespec import ImageSpec, parse_arches, parse_images, with_dockerfile_facts
 from xbuild.core.nodes import NodeMap, parse_builders
@@ -62,6 +62,11 @@ class Matrix:
     @property
     def names(self) -> tuple[str, ...]:
         return tuple(i.name for i in self.images)
+
+    def warnings(self) -> list[str]:
+        """What is valid but unwise, e.g. a download naming a moving branch."""
+        return [f"{self.path}: {w}" for spec in self.images
+                for w in branch_warnings(spec.name, spec.downloads)]
 
     def published_name(self, image: str) -> Reference:
         """How a child's Dockerfile names an in-matrix parent: `<namespace>/<image>:<tag>`."""

@@ -96,6 +96,7 @@ class RunReport:
             "targets": [
                 {"image": r.target.image, "arch": r.target.arch.name, "tag": str(r.target.ref),
                  "status": str(r.status), "seconds": round(r.seconds, 1), "digest": r.digest,
+                 "node": r.node,
                  "detail": r.detail, "log": str(r.log) if r.log else None}
                 for r in self.targets
             ],
