@@ -34,14 +34,15 @@ from xbuild.host.registry import LocalRegistry
 
 pytestmark = pytest.mark.integration
 
-# A session that starts an engine, prints its record and waits to be killed.
+# A session that starts an engine, prints its record and waits to be killed; it ends (and
+# stops its engine) when its stdin closes, so it never outlives the test's process.
 SESSION = """
-import dataclasses, json, sys, time
+import dataclasses, json, sys
 from pathlib import Path
 from tests.support.second_engine import running_engine
 with running_engine(Path(sys.argv[1])) as engine:
     print(json.dumps(dataclasses.asdict(engine), default=str), flush=True)
-    time.sleep(600)
+    sys.stdin.read()
 """
 
 
@@ -98,8 +99,8 @@ def session_in_child(logs: Path) -> tuple[subprocess.Popen[str], SecondEngine]:
     """A child process running `running_engine`, and the record it printed once up."""
     child = subprocess.Popen([sys.executable, "-c", SESSION, str(logs)], cwd=REPO,
                              env={**os.environ, "PYTHONPATH": str(REPO)},
-                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                             start_new_session=True)
+                             stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True, start_new_session=True)
     assert child.stdout is not None
     line = child.stdout.readline()
     if not line:
