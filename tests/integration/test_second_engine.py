@@ -233,6 +233,40 @@ def test_it_builds_arm64_under_qemu_and_pushes_to_the_local_registry(
     assert on_default("image", "inspect", ref).returncode != 0  # not built on the host's engine
 
 
+def test_it_pulls_by_digest_a_parent_the_default_engine_pushed(
+        second_engine: SecondEngine, registry: LocalRegistry, busybox: dict[str, Path],
+        tmp_path: Path) -> None:
+    """What pinning a parent across nodes needs: the second engine resolves FROM name@digest
+    in the local registry, for an image its own store never held."""
+    run = uuid.uuid4().hex[:12]
+    parent, child = tmp_path / "parent", tmp_path / "child"
+    parent.mkdir()
+    child.mkdir()
+    shutil.copy2(busybox["amd64"], parent / "busybox")
+    (parent / "Dockerfile").write_text(
+        "FROM scratch\nCOPY busybox /bin/busybox\n"
+        f'RUN ["/bin/busybox", "sh", "-c", "echo {run} > /parent"]\n')
+    name = f"{registry.address}/xbuild-e2test/parent"
+    pushed = on_default("buildx", "build", "--platform", "linux/amd64", "--push",
+                        "-t", f"{name}:{run}", str(parent))
+    assert pushed.returncode == 0, pushed.stderr
+    try:
+        digest = json.loads(docker("buildx", "imagetools", "inspect", f"{name}:{run}",
+                                   "--format", "{{json .Manifest}}").stdout)["digest"]
+        assert second_engine.docker("image", "inspect", f"{name}@{digest}").returncode != 0
+        (child / "Dockerfile").write_text(
+            f"FROM {name}@{digest}\n"
+            'RUN ["/bin/busybox", "sh", "-c", "cp /parent /child"]\n')
+        built = second_engine.docker("buildx", "build", "--platform", "linux/amd64", "--load",
+                                     "-t", f"xbuild-e2test/child:{run}", str(child))
+        assert built.returncode == 0, built.stderr
+        ran = second_engine.docker("run", "--rm", f"xbuild-e2test/child:{run}",
+                                   "/bin/busybox", "cat", "/child")
+        assert ran.stdout.strip() == run, ran.stderr
+    finally:
+        on_default("image", "rm", f"{name}:{run}")
+
+
 def test_a_session_killed_with_sigkill_leaves_nothing_behind(
         host_can_run_one: None, tmp_path: Path) -> None:
     child, engine = session_in_child(tmp_path)
