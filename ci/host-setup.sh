@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Give a Debian/Ubuntu host what xbuild needs: a Docker engine >= 23 with buildx,
 # QEMU user emulation registered with binfmt_misc (F flag), Debian's docker-registry,
-# mmdebstrap and skopeo. Idempotent: when everything is in place it changes nothing.
+# mmdebstrap, skopeo and iproute2 (the tests' second engine makes its bridge with `ip`).
+# Idempotent: when everything is in place it changes nothing.
 # Run as root.
 set -euo pipefail
 
@@ -9,12 +10,13 @@ log() { printf 'host-setup: %s\n' "$*" >&2; }
 die() { printf 'host-setup: error: %s\n' "$*" >&2; exit 1; }
 
 [ "$(id -u)" -eq 0 ] || die "run as root"
+# shellcheck source=/dev/null
 . /etc/os-release
 
 DOCKERD_LOG=${DOCKERD_LOG:-/var/log/xbuild-dockerd.log}
 MIN_DOCKER_MAJOR=23
 FOREIGN_DEB_ARCHES="arm64 armhf"
-PACKAGES="qemu-user-static binfmt-support docker-registry mmdebstrap arch-test skopeo python3-venv curl ca-certificates"
+PACKAGES="qemu-user-static binfmt-support docker-registry mmdebstrap arch-test skopeo python3-venv curl ca-certificates iproute2"
 
 missing_packages() {
   local p
@@ -102,7 +104,9 @@ ensure_docker_engine() {
 
 ensure_packages() {
   local missing
+  # shellcheck disable=SC2086 # lists of package names, split on purpose
   missing=$(missing_packages $PACKAGES)
+  # shellcheck disable=SC2086
   [ -z "$missing" ] || apt_install $missing
 }
 
@@ -145,8 +149,8 @@ ensure_dockerd_running() {
     log "starting dockerd in the background (log: $DOCKERD_LOG)"
     setsid nohup dockerd >>"$DOCKERD_LOG" 2>&1 </dev/null &
   fi
-  local i
-  for i in $(seq 1 60); do
+  local _
+  for _ in $(seq 1 60); do
     engine_running && { log "engine up: $(docker version --format '{{.Server.Version}}')"; return 0; }
     sleep 1
   done

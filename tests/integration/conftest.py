@@ -15,6 +15,7 @@ import pytest
 
 from tests.support.engine import engine, free_port, registry
 from tests.support.run import FixtureMatrix
+from tests.support.second_engine import second_engine
 from xbuild.core.platforms import arch_named
 from xbuild.host.cmd import Shell
 from xbuild.host.probe import busybox_binary
@@ -23,7 +24,8 @@ FIXTURES = Path(__file__).parents[1] / "fixtures" / "matrix"
 ROOT_IMAGES = ("base", "duo", "flaky")  # fixture images FROM scratch, which need busybox
 # buildx's TARGETARCH+TARGETVARIANT -> xbuild arch, as the fixture Dockerfiles COPY them.
 BUSYBOX_NAMES = {"amd64": "amd64", "arm64": "arm64v8", "armv7": "arm32v7"}
-__all__ = ["engine", "free_port", "registry"]  # shared fixtures, re-exported for pytest
+# shared fixtures, re-exported for pytest
+__all__ = ["engine", "free_port", "registry", "second_engine"]
 
 
 @pytest.fixture(scope="session")
