@@ -26,7 +26,8 @@ fi
 groupadd --system --gid 997 mytardis
 useradd --system --uid 997 --gid mytardis --home-dir /opt/mytardis --no-create-home \
     --shell /usr/sbin/nologin mytardis
-install -d -o mytardis -g mytardis /mytardis_store /mytardis_staging /opt/mytardis/static
+install -d -o mytardis -g mytardis /mytardis_store /mytardis_staging /opt/mytardis/static \
+    /var/log/mytardis
 install -d -o orthanc -g orthanc /OrthancStorage
 install -d /imagetrove /scratch /run/imagetrove
 
