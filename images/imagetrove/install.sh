@@ -22,6 +22,8 @@ if [ "$#" -gt 0 ]; then
     /opt/mytardis-venv/bin/pip install --no-index --no-deps --no-build-isolation \
         --no-cache-dir "$@"
 fi
+# Every requirement those packages declare must be met, by Debian or by the downloads.
+/opt/mytardis-venv/bin/pip check
 
 groupadd --system --gid 997 mytardis
 useradd --system --uid 997 --gid mytardis --home-dir /opt/mytardis --no-create-home \
