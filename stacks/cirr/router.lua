@@ -1,7 +1,8 @@
 -- The CIRR router: every instance this Orthanc receives is sent to each modality named in
--- ROUTER_DESTINATIONS (ids of its DicomModalities, comma-separated), in order, then deleted
--- here. Orthanc runs these commands as one job: when a send fails, the job stops, the
--- instance stays, and the failed job is listed under /jobs for a retry.
+-- ROUTER_DESTINATIONS (ids of its DicomModalities, comma-separated), one C-STORE after the
+-- other, and deleted here once every destination has it. An instance that any destination
+-- did not take stays here, and the log names it: resend it with
+-- POST /modalities/<id>/store once the destination is back.
 local destinations = {}
 for name in string.gmatch(os.getenv("ROUTER_DESTINATIONS") or "", "[^,%s]+") do
   table.insert(destinations, name)
@@ -16,9 +17,16 @@ function OnStoredInstance(instanceId, tags, metadata, origin)
   if origin["RequestOrigin"] == "Lua" then
     return
   end
-  local sent = instanceId
+  local failed = {}
   for _, modality in ipairs(destinations) do
-    sent = SendToModality(sent, modality)
+    -- Synchronous: the answer is nil when the C-STORE failed.
+    if RestApiPost("/modalities/" .. modality .. "/store", instanceId) == nil then
+      table.insert(failed, modality)
+    end
   end
-  Delete(sent)
+  if #failed == 0 then
+    RestApiDelete("/instances/" .. instanceId)
+  else
+    print("router.lua: kept " .. instanceId .. ": not taken by " .. table.concat(failed, ", "))
+  end
 end

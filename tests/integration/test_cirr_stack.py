@@ -232,6 +232,16 @@ def prove_dicom_flows(stack: Stack, timeout: float) -> None:
     assert psql("SELECT publicid FROM resources WHERE resourcetype = 3") == instance
     assert int(psql("SELECT count(*) FROM storagearea")) >= 1
 
+    # With the workstation down, the router keeps what it could not deliver.
+    assert docker("stop", workstation).returncode == 0
+    second = rest(router, "/tools/create-dicom", {"Tags": {
+        "PatientName": "CIRR^DOWN", "PatientID": "CIRR-0002", "Modality": "OT",
+        "SOPClassUID": SECONDARY_CAPTURE}})["ID"]
+    until(lambda: second in rest(archive, "/instances"), timeout, "the archive holds the second")
+    until(lambda: f"kept {second}: not taken by Workstation" in docker(
+        "logs", router).stderr, timeout, "the router says it kept the second")
+    assert rest(router, "/instances") == [second]
+
 
 def test_cirr_stack_routes_a_study_from_the_pacs_on_amd64(registry: Registry,
                                                           tmp_path: Path) -> None:
