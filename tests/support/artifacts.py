@@ -341,12 +341,11 @@ application = get_wsgi_application()
 _DEFAULT_SETTINGS = f'''"""{STAMP}: stands in for MyTARDIS's tardis.default_settings"""
 from os import path
 
-INSTALLED_APPS = ["django.contrib.auth", "django.contrib.contenttypes",
+INSTALLED_APPS = ["django_extensions", "django.contrib.auth", "django.contrib.contenttypes",
                   "django.contrib.messages", "django.contrib.sessions",
                   "django.contrib.staticfiles", "django.contrib.admin",
                   "registration", "jstemplate", "tastypie", "tastypie_swagger",
-                  "webpack_loader", "widget_tweaks", "form_utils", "django_graphiql",
-                  "tardis.tardis_portal"]
+                  "webpack_loader", "widget_tweaks", "tardis.tardis_portal"]
 MIDDLEWARE = ["django.contrib.sessions.middleware.SessionMiddleware",
               "django.contrib.auth.middleware.AuthenticationMiddleware",
               "tardis.tardis_portal.logging_middleware.LoggingMiddleware",
