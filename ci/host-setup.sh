@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Give a Debian/Ubuntu host what xbuild needs: a Docker engine >= 23 with buildx,
 # QEMU user emulation registered with binfmt_misc (F flag), Debian's docker-registry,
-# mmdebstrap, skopeo and iproute2 (the tests' second engine makes its bridge with `ip`).
-# Idempotent: when everything is in place it changes nothing.
-# Run as root.
+# mmdebstrap, skopeo and iproute2 (the tests' second engine makes its bridge with `ip`);
+# and Docker Compose v2 for the CIRR stack's test. Idempotent: when everything is in place
+# it changes nothing. Run as root.
 set -euo pipefail
 
 log() { printf 'host-setup: %s\n' "$*" >&2; }
@@ -102,6 +102,22 @@ ensure_docker_engine() {
   [ "$(engine_major)" -ge "$MIN_DOCKER_MAJOR" ] || die "dockerd $(engine_major) is older than $MIN_DOCKER_MAJOR"
 }
 
+ensure_compose() {
+  # The CIRR stack's test runs `docker compose` (v2, the CLI plugin): Debian 13 packages
+  # 2.26 as docker-compose, which installs on Debian 12 like docker.io (bookworm's is v1).
+  docker compose version >/dev/null 2>&1 && return 0
+  if [ "${ID}" = "debian" ] && [ "${VERSION_ID:-}" = "12" ]; then
+    ensure_trixie_source
+    apt_update_once
+    log "installing docker-compose from trixie"
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+      -t trixie docker-compose >/dev/null
+  else
+    apt_install docker-compose
+  fi
+  docker compose version >/dev/null 2>&1 || die "docker compose (v2) is missing after installing docker-compose"
+}
+
 ensure_packages() {
   local missing
   # shellcheck disable=SC2086 # lists of package names, split on purpose
@@ -162,6 +178,7 @@ main() {
   ensure_foreign_deb_arches
   ensure_packages
   ensure_docker_engine
+  ensure_compose
   ensure_binfmt
   ensure_dockerd_running
   docker buildx version >/dev/null || die "docker buildx is missing"

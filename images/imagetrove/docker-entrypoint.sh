@@ -90,6 +90,8 @@ INI
 }
 
 mkdir -p "$state" /run/imagetrove
+# /var/log is a volume: a fresh bind mount lacks MyTARDIS's log folder.
+install -d -o mytardis -g mytardis /var/log/mytardis
 chmod 0700 "$state"
 check_settings
 persisted MYTARDIS_SECRET_KEY

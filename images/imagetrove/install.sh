@@ -22,11 +22,14 @@ if [ "$#" -gt 0 ]; then
     /opt/mytardis-venv/bin/pip install --no-index --no-deps --no-build-isolation \
         --no-cache-dir "$@"
 fi
+# Every requirement those packages declare must be met, by Debian or by the downloads.
+/opt/mytardis-venv/bin/pip check
 
 groupadd --system --gid 997 mytardis
 useradd --system --uid 997 --gid mytardis --home-dir /opt/mytardis --no-create-home \
     --shell /usr/sbin/nologin mytardis
-install -d -o mytardis -g mytardis /mytardis_store /mytardis_staging /opt/mytardis/static
+install -d -o mytardis -g mytardis /mytardis_store /mytardis_staging /opt/mytardis/static \
+    /var/log/mytardis
 install -d -o orthanc -g orthanc /OrthancStorage
 install -d /imagetrove /scratch /run/imagetrove
 

@@ -23,5 +23,8 @@ DATABASES = {
 DEFAULT_STORAGE_BASE_DIR = "/mytardis_store"
 STAGING_PATH = "/mytardis_staging"
 STATIC_ROOT = "/opt/mytardis/static"
+# MyTARDIS's defaults are relative names, i.e. files in /opt/mytardis, which is not its user's.
+SYSTEM_LOG_FILENAME = "/var/log/mytardis/request.log"
+MODULE_LOG_FILENAME = "/var/log/mytardis/tardis.log"
 if os.environ.get("CELERY_BROKER_URL"):
     BROKER_URL = CELERY_BROKER_URL = os.environ["CELERY_BROKER_URL"]

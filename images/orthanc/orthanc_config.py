@@ -12,8 +12,10 @@ anything else -- lists included -- is replaced):
 5. Docker secrets named like a variable, e.g. ``/run/secrets/ORTHANC__POSTGRESQL__PASSWORD``.
 
 Values of variables and variable-named secrets are parsed as JSON when they parse
-(``8042``, ``true``, ``["a"]``), else kept as strings.  Then ``AuthenticationEnabled``
-gets a default and ``Plugins`` is computed from PLUGINS (see ``resolve_plugins``).
+(``8042``, ``true``, ``["a"]``), else kept as strings.  A ``DicomModalities`` entry
+given as a string ``AET,HOST,PORT`` (``ORTHANC__DICOM_MODALITIES__PACS=PACS,10.0.0.1,11112``)
+becomes Orthanc's ``["AET", "HOST", PORT]``.  Then ``AuthenticationEnabled`` gets a
+default and ``Plugins`` is computed from PLUGINS (see ``resolve_plugins``).
 
 CLI: ``orthanc_config.py [--output FILE]`` writes the configuration (mode 0600) and
 prints the extra Orthanc command-line flags, one per line.  Any bad input gives one
@@ -315,6 +317,37 @@ def merge_sources(env: Mapping[str, str], etc_dir: Path, secrets_dir: Path) -> J
     return config
 
 
+# --- DICOM modalities ----------------------------------------------------------
+
+MODALITIES = "DicomModalities"
+MAX_AET_LENGTH = 16  # DICOM's limit for an application entity title
+
+
+def parse_modality(text: str, source: str) -> list[Any]:
+    """``"PACS,10.0.0.1,11112"`` -> ``["PACS", "10.0.0.1", 11112]``."""
+    parts = [part.strip() for part in text.split(",")]
+    if len(parts) != 3 or not all(parts):
+        raise ConfigError(f"{source}: expected AET,HOST,PORT, got {text!r}")
+    aet, host, port = parts
+    if len(aet) > MAX_AET_LENGTH:
+        raise ConfigError(f"{source}: AET {aet!r} is longer than {MAX_AET_LENGTH} characters")
+    if not port.isdigit() or not 0 < int(port) < 65536:
+        raise ConfigError(f"{source}: port must be a number from 1 to 65535, got {port!r}")
+    return [aet, host, int(port)]
+
+
+def expand_modalities(config: JsonObject) -> JsonObject:
+    """``DicomModalities`` entries written as ``AET,HOST,PORT`` strings, made Orthanc's lists."""
+    modalities = config.get(MODALITIES)
+    if not isinstance(modalities, dict):
+        return config
+    expanded = {
+        name: parse_modality(entry, f"{MODALITIES}.{name}") if isinstance(entry, str) else entry
+        for name, entry in modalities.items()
+    }
+    return {**config, MODALITIES: expanded}
+
+
 # --- plugins -----------------------------------------------------------------
 
 
@@ -385,7 +418,7 @@ def build_config(
     secrets_dir: Path = SECRETS_DIR,
     plugins_dir: Path = PLUGINS_DIR,
 ) -> JsonObject:
-    config = merge_sources(env, etc_dir, secrets_dir)
+    config = expand_modalities(merge_sources(env, etc_dir, secrets_dir))
     # Orthanc itself would switch authentication on, with a default user, when
     # remote access is allowed: a container without users is meant to be open.
     config.setdefault("AuthenticationEnabled", bool(config.get("RegisteredUsers")))
