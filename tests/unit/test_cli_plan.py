@@ -115,13 +115,13 @@ def test_text_plan_notes_deferred_lists() -> None:
 def test_json_plan_counts() -> None:
     data = plan_json()
     assert len(data["manifests"]) == 5
-    assert len(data["targets"]) == 13
+    assert len(data["targets"]) == 15
     assert data["lists_deferred"] == []
     assert (data["namespace"], data["tag"]) == ("derekmerck", "latest")
 
 
 @pytest.mark.parametrize(("image", "count"), [
-    ("orthanc", 3), ("orthanc-plugins", 3), ("dcm4chee", 2), ("imagetrove", 2), ("diana", 3)])
+    ("orthanc", 3), ("orthanc-plugins", 3), ("dcm4chee", 3), ("imagetrove", 3), ("diana", 3)])
 def test_json_plan_targets_per_image(image: str, count: int) -> None:
     data = plan_json()
     assert len(targets_of(data, image)) == count
@@ -204,9 +204,9 @@ def test_one_arch_defers_every_manifest_list() -> None:
 
 
 def test_arches_covering_an_image_give_its_list() -> None:
-    data = plan_json("--arch", "amd64", "-a", "arm64v8")
-    assert sorted(m["image"] for m in data["manifests"]) == ["dcm4chee", "imagetrove"]
-    assert sorted(data["lists_deferred"]) == ["diana", "orthanc", "orthanc-plugins"]
+    data = plan_json("--arch", "amd64", "-a", "arm64v8", "-a", "linux/arm/v7")
+    assert len(data["manifests"]) == 5
+    assert data["lists_deferred"] == []
 
 
 @pytest.mark.parametrize(("spelling", "arch"), [
@@ -233,8 +233,8 @@ def test_unknown_image_exits_2_with_suggestion() -> None:
 
 
 def test_selection_matching_nothing_exits_3() -> None:
-    assert_one_line_error(xbuild("plan", "-f", REAL_MATRIX, "dcm4chee", "--arch", "arm32v7"), 3,
-                          "arm32v7")
+    assert_one_line_error(xbuild("plan", "-f", REAL_MATRIX, "dcm4chee", "--arch", "i386"), 3,
+                          "i386")
 
 
 @pytest.mark.parametrize("option", [

@@ -48,8 +48,8 @@ def test_real_matrix_orthanc_plugins_is_built_from_orthanc(real: Matrix) -> None
 @pytest.mark.parametrize(("image", "arches"), [
     pytest.param("orthanc", ("amd64", "arm32v7", "arm64v8"), id="orthanc"),
     pytest.param("orthanc-plugins", ("amd64", "arm32v7", "arm64v8"), id="orthanc-plugins"),
-    pytest.param("dcm4chee", ("amd64", "arm64v8"), id="dcm4chee"),
-    pytest.param("imagetrove", ("amd64", "arm64v8"), id="imagetrove"),
+    pytest.param("dcm4chee", ("amd64", "arm32v7", "arm64v8"), id="dcm4chee"),
+    pytest.param("imagetrove", ("amd64", "arm32v7", "arm64v8"), id="imagetrove"),
     pytest.param("diana", ("amd64", "arm32v7", "arm64v8"), id="diana"),
 ])
 def test_real_matrix_arches(real: Matrix, image: str, arches: tuple[str, ...]) -> None:
@@ -58,19 +58,21 @@ def test_real_matrix_arches(real: Matrix, image: str, arches: tuple[str, ...]) -
 
 def test_real_matrix_dcm4chee_build_args_differ_per_arch(real: Matrix) -> None:
     dcm4chee = real.image("dcm4chee")
-    amd64, arm64 = (dcm4chee.build_args(a) for a in dcm4chee.arches)
-    assert (amd64["NATIVE_JPEG2000"], arm64["NATIVE_JPEG2000"]) == ("true", "false")
+    amd64, arm32, arm64 = (dcm4chee.build_args(a) for a in dcm4chee.arches)
+    assert (amd64["NATIVE_JPEG2000"], arm32["NATIVE_JPEG2000"], arm64["NATIVE_JPEG2000"]) == (
+        "true", "false", "false")
 
 
 def test_real_matrix_dcm4chee_downloads_follow_the_arch(real: Matrix) -> None:
     # The native codec library is x86-64 only; each arch gets its own pinned JRE.
     dcm4chee = real.image("dcm4chee")
     assert dcm4chee.downloads is not None
-    amd64, arm64 = (dict(dcm4chee.downloads.for_arch(a)) for a in dcm4chee.arches)
+    amd64, arm32, arm64 = (dict(dcm4chee.downloads.for_arch(a)) for a in dcm4chee.arches)
     assert set(amd64) == {"dcm4chee.zip", "jboss.zip", "jre.tar.gz", "libclib_jiio.so"}
-    assert set(arm64) == {"dcm4chee.zip", "jboss.zip", "jre.tar.gz"}
+    assert set(arm32) == set(arm64) == {"dcm4chee.zip", "jboss.zip", "jre.tar.gz"}
     assert "x64_linux" in amd64["jre.tar.gz"].url and "aarch64" in arm64["jre.tar.gz"].url
-    assert amd64["jre.tar.gz"].sha256 != arm64["jre.tar.gz"].sha256
+    assert "arm_linux" in arm32["jre.tar.gz"].url
+    assert len({x["jre.tar.gz"].sha256 for x in (amd64, arm32, arm64)}) == 3
     assert amd64["jre.tar.gz"].pinned_in == "matrix.yml"
 
 
