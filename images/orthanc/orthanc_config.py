@@ -84,8 +84,21 @@ TRUE_WORDS = frozenset({"true", "yes", "1"})
 FALSE_WORDS = frozenset({"false", "no", "0", ""})
 
 MASK = "***"
-SECRET_KEY = re.compile(r"password|secret|token|key|credentials", re.IGNORECASE)
+SECRET_KEY = re.compile(r"password|passwd|passphrase|secret|token|key|credentials",
+                        re.IGNORECASE)
 URL_PASSWORD = re.compile(r"(://[^/:@\s]+:)[^/@\s]+@")
+# Credentials inside a value: URL query parameters (`?token=`, `&sig=`, `sslpassword=`),
+# connection-string pairs (Azure's `AccountKey=`, `SharedAccessSignature=`), libpq's
+# `password=` keyword.
+SECRET_IN_VALUE = (
+    re.compile(r"([?&;][^=&;\s]*(?:token|passw|secret|key|sig|auth|code)[^=&;\s]*=)[^&;#\s]+",
+               re.IGNORECASE),
+    re.compile(r"((?:^|;)\s*(?:AccountKey|SharedAccessSignature|SharedAccessKey|Password|Pwd)"
+               r"\s*=)[^;]+", re.IGNORECASE),
+    re.compile(r"(\bpassword\s*=\s*)(?:'[^']*'|\S+)", re.IGNORECASE),
+)
+# Every value under these keys is a credential (header values: Authorization, Cookie, ...).
+ALL_SECRET = frozenset({"HttpHeaders", "RegisteredUsers"})
 # Sections whose entries may be ["url", "user", "password", ...] lists.
 PEER_SECTIONS = frozenset({"OrthancPeers", "Servers"})
 
@@ -436,14 +449,16 @@ def mask_secrets(value: Any) -> Any:
     if isinstance(value, list):
         return [mask_secrets(item) for item in value]
     if isinstance(value, str):
-        return URL_PASSWORD.sub(rf"\g<1>{MASK}@", value)
+        value = URL_PASSWORD.sub(rf"\g<1>{MASK}@", value)
+        for pattern in SECRET_IN_VALUE:
+            value = pattern.sub(rf"\g<1>{MASK}", value)
     return value
 
 
 def _mask_entry(key: str, value: Any) -> Any:
     if SECRET_KEY.search(key):
         return MASK
-    if key == "RegisteredUsers" and isinstance(value, dict):
+    if key in ALL_SECRET and isinstance(value, dict):
         return dict.fromkeys(value, MASK)
     if key in PEER_SECTIONS and isinstance(value, dict):
         return {name: _mask_peer(peer) for name, peer in value.items()}

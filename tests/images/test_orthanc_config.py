@@ -450,6 +450,46 @@ def test_main_writes_the_configuration_and_prints_the_flags(
 # --- masking -------------------------------------------------------------------
 
 
+@pytest.mark.parametrize(("config", "masked"), [
+    pytest.param({"OrthancPeers": {"p": {"Url": "https://p/", "Username": "u",
+                                         "Password": "pw",
+                                         "HttpHeaders": {"Authorization": "Bearer abc",
+                                                         "X-Api-Key": "k", "Accept": "x"}}}},
+                 {"OrthancPeers": {"p": {"Url": "https://p/", "Username": "u",
+                                         "Password": "***",
+                                         "HttpHeaders": {"Authorization": "***",
+                                                         "X-Api-Key": "***", "Accept": "***"}}}},
+                 id="peer-http-headers"),
+    pytest.param({"Webhook": {"Url": "https://h/x?token=t0k3n&v=1&sig=s1g"}},
+                 {"Webhook": {"Url": "https://h/x?token=***&v=1&sig=***"}}, id="url-query"),
+    pytest.param({"AzureBlobStorage": {"ConnectionString":
+                  "DefaultEndpointsProtocol=https;AccountName=acc;AccountKey=S3cr3t==;"
+                  "EndpointSuffix=core.windows.net"}},
+                 {"AzureBlobStorage": {"ConnectionString":
+                  "DefaultEndpointsProtocol=https;AccountName=acc;AccountKey=***;"
+                  "EndpointSuffix=core.windows.net"}}, id="azure-account-key"),
+    pytest.param({"PostgreSQL": {"ConnectionUri":
+                  "postgresql://db/orthanc?sslmode=verify-full&sslpassword=kp"}},
+                 {"PostgreSQL": {"ConnectionUri":
+                  "postgresql://db/orthanc?sslmode=verify-full&sslpassword=***"}},
+                 id="libpq-sslpassword"),
+    pytest.param({"PostgreSQL": {"ConnectionUri": "host=db dbname=o user=u password=pw"}},
+                 {"PostgreSQL": {"ConnectionUri": "host=db dbname=o user=u password=***"}},
+                 id="libpq-keywords"),
+    pytest.param({"AwsS3Storage": {"AccessKey": "AKIA", "SecretKey": "s", "Region": "eu"}},
+                 {"AwsS3Storage": {"AccessKey": "***", "SecretKey": "***", "Region": "eu"}},
+                 id="s3"),
+    pytest.param({"DicomWeb": {"Servers": {"s": {"Url": "https://s/",
+                                                 "CertificateKeyPassword": "c"}}}},
+                 {"DicomWeb": {"Servers": {"s": {"Url": "https://s/",
+                                                 "CertificateKeyPassword": "***"}}}},
+                 id="certificate-key-password"),
+])
+def test_mask_secrets_covers_the_credentials_the_orthanc_book_documents(
+        config: dict[str, Any], masked: dict[str, Any]) -> None:
+    assert oc.mask_secrets(config) == masked
+
+
 def test_mask_secrets_hides_secret_values_only() -> None:
     config = {
         "Name": "Orthanc",
