@@ -11,9 +11,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from tests.support.second_engine import SecondEngine, second_engine
 
 from tests.support.run import Cli, FixtureMatrix, xbuild
+from tests.support.second_engine import SecondEngine, second_engine
 from xbuild.host.registry import LocalRegistry
 
 pytestmark = pytest.mark.integration
