@@ -1,8 +1,10 @@
-"""Bases from the Debian mirror, then orthanc and orthanc-plugins for 3 arches, verified."""
+"""Bases from the Debian mirror, then orthanc and orthanc-plugins for 3 arches, verified; then
+the same command again, which must find everything up to date and publish nothing new."""
 
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 
 import pytest
@@ -38,8 +40,12 @@ def test_orthanc_family_builds_publishes_and_verifies_on_every_arch(
     assert bases.exit_code == 0, bases.stderr
     assert _platforms(f"{namespace}/debian:bookworm-slim") == PLATFORMS
 
-    built = xbuild("build", "orthanc-plugins", "-f", MATRIX, "--namespace", namespace,
-                   *arch_flags, "--push", "--verify", "--json", "--log-dir", tmp_path)
+    build: list[str | Path] = ["build", "orthanc-plugins", "-f", MATRIX, "--namespace",
+                               namespace, *arch_flags, "--push", "--verify", "--json",
+                               "--log-dir", tmp_path]
+    started = time.monotonic()
+    built = xbuild(*build)
+    cold = time.monotonic() - started
     assert built.exit_code == 0, built.stderr
     targets = built.json()["targets"]
     assert isinstance(targets, list)
@@ -59,3 +65,23 @@ def test_orthanc_family_builds_publishes_and_verifies_on_every_arch(
             checks = {c["check"]: c["status"] for c in arch["checks"]}
             assert checks["run"] == "pass", (image, arch["arch"], checks)
             assert checks[smoke] == "pass", (image, arch["arch"], checks)
+
+    lists = {image: _list_digest(f"{namespace}/{image}:latest") for image in SMOKES}
+    started = time.monotonic()
+    rerun = xbuild(*build)
+    noop = time.monotonic() - started
+    print(f"orthanc + orthanc-plugins x 3 arches: cold {cold:.0f} s, no-op rerun {noop:.1f} s")
+    assert rerun.exit_code == 0, rerun.stderr
+    again = rerun.json()["targets"]
+    assert isinstance(again, list)
+    statuses = {(t["image"], t["arch"], t["status"]) for t in again}
+    assert statuses == {(image, arch, "up to date") for image in SMOKES for arch in ARCHES}
+    assert {image: _list_digest(f"{namespace}/{image}:latest") for image in SMOKES} == lists
+
+
+def _list_digest(ref: str) -> str:
+    raw = docker("buildx", "imagetools", "inspect", ref, "--format", "{{json .Manifest.Digest}}")
+    assert raw.returncode == 0, raw.stderr
+    digest = json.loads(raw.stdout)
+    assert isinstance(digest, str) and digest.startswith("sha256:"), raw.stdout
+    return digest
