@@ -88,22 +88,28 @@ def write_matrix_file(root: Path, doc: Doc, *, name: str = "matrix.yml",
     for image, entry in (images.items() if isinstance(images, dict) else ()):
         if not isinstance(entry, dict) or not isinstance(entry.get("context"), str):
             continue
-        if image in without_context:
-            continue
         context = root / entry["context"]
+        if image in without_context or not _inside(context, root):
+            continue  # a hostile case's path: its folder is not made, let alone written
         context.mkdir(parents=True, exist_ok=True)
-        if image in without_dockerfile:
-            continue
         dockerfile = entry.get("dockerfile", "Dockerfile")
-        if not isinstance(dockerfile, str) or not dockerfile:
+        if image in without_dockerfile or not isinstance(dockerfile, str) or not dockerfile:
+            continue
+        target = context / dockerfile
+        if not _inside(target, root):
             continue
         content = (dockerfiles or {}).get(image) or _default_dockerfile(parsed, entry)
-        target = context / dockerfile
         if isinstance(content, bytes):
             target.write_bytes(content)
         else:
             target.write_text(content, encoding="utf-8")
     return path
+
+
+def _inside(path: Path, root: Path) -> bool:
+    """Whether `path`, symlinks followed, stays in `root`: the tests run as root, and a
+    hostile case such as `dockerfile: ../../../../etc/passwd` must never be written."""
+    return path.resolve().is_relative_to(root.resolve())
 
 
 @pytest.fixture

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
-from tests.unit.conftest import HOSTILE_CASES
+from tests.unit.conftest import HOSTILE_CASES, write_matrix_file
 from xbuild.cli import app
 from xbuild.core.errors import MatrixError
 from xbuild.core.matrix import load_matrix
@@ -80,3 +80,19 @@ def test_messages_quote_at_most_80_characters_of_a_value(
     result = runner.invoke(app, ["plan", "-f", str(write_matrix(matrix_doc))])
     assert result.exit_code == 2
     assert len(result.stderr) < 400
+
+
+@pytest.mark.parametrize("field, value", [("context", "../.."), ("context", "/"),
+                                          ("dockerfile", "../../../victim")])
+def test_the_fixture_writes_no_hostile_path(tmp_path: Path, matrix_doc: dict[str, Any],
+                                            field: str, value: str) -> None:
+    """These tests run as root: a hostile case's path must never be created or written.
+    (The fixture once wrote its default Dockerfile over /etc/passwd.)"""
+    root = tmp_path / "a" / "b"
+    root.mkdir(parents=True)
+    matrix_doc["images"]["orthanc"][field] = value
+    before = set(Path("/").iterdir())
+    write_matrix_file(root, matrix_doc)
+    assert {q for q in tmp_path.rglob("*") if not q.is_relative_to(root)} == {root.parent}
+    assert set(Path("/").iterdir()) == before
+    assert (root / "images" / "orthanc-plugins" / "Dockerfile").is_file()  # sane ones still are
