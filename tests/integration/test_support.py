@@ -6,7 +6,10 @@ They need the real engine, buildx and QEMU binfmt; nothing is skipped when one i
 
 from __future__ import annotations
 
+import os
+import shutil
 import subprocess
+import time
 import uuid
 from pathlib import Path
 
@@ -14,7 +17,9 @@ import pytest
 import yaml
 
 from tests.integration.conftest import ROOT_IMAGES
+from tests.support.engine import OWNER, free_port, own_the_session
 from tests.support.run import FixtureMatrix, docker
+from xbuild.host.registry import LocalRegistry
 
 pytestmark = pytest.mark.integration
 
@@ -81,3 +86,31 @@ def test_arm32v7_arch_answer_and_flaky_failure(fixture_matrix: FixtureMatrix) ->
         assert "flaky: deliberately fails on arm32v7" in failed.stderr
     finally:
         docker("image", "rm", "--force", tag)
+
+
+def test_a_registry_left_by_a_killed_session_is_stopped_and_a_live_ones_is_not(
+        tmp_path_factory: pytest.TempPathFactory) -> None:
+    basetemp = tmp_path_factory.getbasetemp()
+    dead = basetemp.parent / f"pytest-killed-{uuid.uuid4().hex[:8]}"
+    live = basetemp.parent / f"pytest-live-{uuid.uuid4().hex[:8]}"
+    gone = subprocess.Popen(["true"])
+    gone.wait()
+    registries = []
+    for session, owner in ((dead, gone.pid), (live, os.getpid())):
+        (session / "registry").mkdir(parents=True)
+        (session / OWNER).write_text(str(owner))
+        registries.append(LocalRegistry(port=free_port(), home=session / "registry"))
+    try:
+        for registry in registries:
+            registry.start()
+        own_the_session(basetemp)
+        deadline = time.monotonic() + 10
+        while registries[0].answers() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert not registries[0].answers()
+        assert registries[1].answers()
+    finally:
+        for registry in registries:
+            registry.stop()
+        shutil.rmtree(dead, ignore_errors=True)
+        shutil.rmtree(live, ignore_errors=True)
