@@ -552,22 +552,32 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+def bench_parser(doc: str | None) -> argparse.ArgumentParser:
+    """The options this fixture's benchmarks share: --work, --runs, --xbuild-jobs, --timeout."""
+    parser = argparse.ArgumentParser(description=doc.splitlines()[0] if doc else None)
     parser.add_argument("--work", type=int, default=DEFAULT_WORK,
                         help="shell-loop iterations per image x arch (default: %(default)s)")
     parser.add_argument("--runs", type=int, default=1,
                         help="runs of each contender; the median is reported (default: 1)")
-    parser.add_argument("--keep", action="store_true",
-                        help="keep the registry data, scripts and logs (the folder is printed)")
     parser.add_argument("--xbuild-jobs", type=int, default=None,
                         help="pass --jobs to xbuild (default: xbuild's own default)")
     parser.add_argument("--timeout", type=float, default=1200,
                         help="seconds before a contender is killed (default: %(default)s)")
+    return parser
+
+
+def checked(parser: argparse.ArgumentParser, argv: Sequence[str] | None) -> argparse.Namespace:
     args = parser.parse_args(argv)
     if args.work < 1 or args.runs < 1:
         parser.error("--work and --runs must be at least 1")
     return args
+
+
+def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    parser = bench_parser(__doc__)
+    parser.add_argument("--keep", action="store_true",
+                        help="keep the registry data, scripts and logs (the folder is printed)")
+    return checked(parser, argv)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -127,18 +127,7 @@ def report(results: list[Result]) -> str:
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    parser.add_argument("--work", type=int, default=fixture.DEFAULT_WORK,
-                        help="shell-loop iterations per image x arch (default: %(default)s)")
-    parser.add_argument("--runs", type=int, default=1, help="runs of each (default: 1)")
-    parser.add_argument("--xbuild-jobs", type=int, default=None,
-                        help="pass --jobs to xbuild (default: xbuild's own default)")
-    parser.add_argument("--timeout", type=float, default=1200,
-                        help="seconds before a run is killed (default: %(default)s)")
-    args = parser.parse_args(argv)
-    if args.work < 1 or args.runs < 1:
-        parser.error("--work and --runs must be at least 1")
-    return args
+    return fixture.checked(fixture.bench_parser(__doc__), argv)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -7,7 +7,6 @@ temporary directories and an explicit environment, never at the real system.
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import stat
 import subprocess
@@ -15,24 +14,11 @@ import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import pytest
 
-GENERATOR = Path(__file__).parents[2] / "images" / "orthanc" / "orthanc_config.py"
-
-
-def _load_generator() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("xbuild_image_orthanc_config", GENERATOR)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up there
-    spec.loader.exec_module(module)
-    return module
-
-
-oc = _load_generator()
+from tests.images.orthanc_generator import GENERATOR, oc
 
 DEFAULT_ON = ["libOrthancDicomWeb.so", "libOrthancGdcm.so", "libOrthancWebViewer.so"]
 ALL_LIBRARIES = sorted({lib for plugin in oc.PLUGINS.values() for lib in plugin.libraries})

@@ -3,28 +3,13 @@ stack's cirr.env writes them (MOD_PACS=PACS,10.0.0.1,11112)."""
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import sys
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import pytest
 
-GENERATOR = Path(__file__).parents[2] / "images" / "orthanc" / "orthanc_config.py"
-
-
-def _load_generator() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("xbuild_image_orthanc_modalities", GENERATOR)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up there
-    spec.loader.exec_module(module)
-    return module
-
-
-oc = _load_generator()
+from tests.images.orthanc_generator import oc
 
 
 def write(tmp_path: Path, env: dict[str, str]) -> tuple[int, dict[str, Any]]:
