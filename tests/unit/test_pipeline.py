@@ -207,3 +207,13 @@ def test_with_arch_the_images_are_verified_and_a_lying_one_stays_out_of_the_reco
     assert report.lists == ()
     record = json.loads(report.run_dir.joinpath("build-record.json").read_text())
     assert record["targets"] == []  # the merge step will never list it
+
+
+def test_bases_without_arch_bootstrap_and_name_every_matrix_arch(
+        two_bases: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    shell = RecordingShell()
+    publish_bases(load_matrix(two_bases), arches=(), namespace=NS, jobs=1, dry_run=False,
+                  log_dir=tmp_path, console=Console(), kit=kit(FakeDocker(), shell))
+    err = capsys.readouterr().err
+    assert "bootstrapping debian:bookworm-slim for amd64, arm32v7, arm64v8 " in err
+    assert sum(c[0] == "mmdebstrap" for c in shell.commands) == 6

@@ -26,10 +26,11 @@ def publish_bases(matrix: Matrix, *, arches: Sequence[Arch], namespace: str | No
     run_dir = new_run_dir(log_dir)
     origin = provenance(matrix.path.parent, kit.shell)
     results = []
+    arches = arches or matrix.all_arches
     for base in matrix.bases:
         console.note(f"bootstrapping {base.name} for {', '.join(a.name for a in arches)} "
                      f"(logs in {run_dir})")
-        result = bases.publish_base(base, arches or matrix.all_arches,
+        result = bases.publish_base(base, arches,
                                     namespace or matrix.namespace, kit.docker, kit.shell,
                                     provenance=origin, log_dir=run_dir, jobs=jobs,
                                     node_of=lambda a: kit.engine(where.node_for(a).name))
