@@ -248,17 +248,21 @@ def test_a_first_seen_checksum_is_recorded_then_required(site: Site, tmp_path: P
         Fetcher(cache=tmp_path / "other-cache", retry=FAST).fetch(locked)
 
 
-def test_a_failed_download_fails_only_the_images_that_need_it(site: Site,
-                                                              tmp_path: Path) -> None:
+def test_a_failed_download_fails_only_the_targets_that_need_it(site: Site,
+                                                               tmp_path: Path) -> None:
     good = site.serve("/dl/diana.tar.gz", ZIP)
-    wanted = [need(site.url("/dl/missing.zip"), tmp_path,
-                   ("dcm4chee", "dcm4chee-amd64", "dcm4chee.zip")),
+    shared = site.serve("/dl/dcm4chee.zip", ZIP)
+    missing = site.url("/dl/jre-arm64.tar.gz")
+    wanted = [need(missing, tmp_path, ("dcm4chee", "dcm4chee-arm64v8", "jre.tar.gz")),
+              need(shared, tmp_path, ("dcm4chee", "dcm4chee-amd64", "dcm4chee.zip"),
+                   ("dcm4chee", "dcm4chee-arm64v8", "dcm4chee.zip"), sha256=ZIP_SHA),
               need(good, tmp_path, ("diana", "diana-amd64", "diana.tar.gz"), sha256=ZIP_SHA)]
     done = prefetch(wanted, fetcher(tmp_path), tmp_path / "stage", lambda _: None)
-    assert set(done.failed) == {"dcm4chee"}
-    assert done.failed["dcm4chee"] == (f"download failed: {site.url('/dl/missing.zip')}: "
-                                       "HTTP 404 Not Found")
-    assert set(done.contexts) == {"diana-amd64"}
+    assert done.failed == {missing: f"{missing}: HTTP 404 Not Found"}
+    # arm64v8's JRE is missing: that target alone cannot build, amd64's has all it needs
+    assert done.unbuildable == {"dcm4chee-arm64v8": f"download failed: {missing}: "
+                                                    "HTTP 404 Not Found"}
+    assert set(done.contexts) == {"dcm4chee-amd64", "diana-amd64"}
 
 
 def test_a_dry_run_fetches_nothing_but_says_what_it_would(site: Site, tmp_path: Path) -> None:

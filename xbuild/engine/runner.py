@@ -60,7 +60,7 @@ class RunOptions:
     allow_partial: bool = False
     base_contexts: Mapping[str, Pairs] = field(default_factory=dict)  # per arch name
     target_contexts: Mapping[str, Pairs] = field(default_factory=dict)  # per target key
-    unbuildable: Mapping[str, str] = field(default_factory=dict)  # image -> why, e.g. download
+    unbuildable: Mapping[str, str] = field(default_factory=dict)  # target key -> why not
     identities: Mapping[str, str] = field(default_factory=dict)  # target key -> its identity
     up_to_date: Mapping[str, str] = field(default_factory=dict)  # target key -> published digest
     published_lists: Mapping[str, frozenset[str]] = field(default_factory=dict)  # ref -> digests
@@ -111,7 +111,7 @@ class Runner:
 
     def _record_known(self) -> None:
         for target in self.plan.targets:
-            if reason := self.options.unbuildable.get(target.image):
+            if reason := self.options.unbuildable.get(target.key):
                 self._record(TargetResult(target=target, status=Status.FAILED, detail=reason))
             elif digest := self.options.up_to_date.get(target.key):
                 self._record(TargetResult(target=target, status=Status.UP_TO_DATE, digest=digest))

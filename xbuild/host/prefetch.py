@@ -1,6 +1,7 @@
 """The run's download phase: every URL fetched once, staged per build, locks updated.
 
-A failed download fails only the images that need it; the rest of the matrix goes on.
+A failed download fails only the targets (image x arch) that need it; the rest of the matrix
+goes on.
 """
 
 from __future__ import annotations
@@ -23,7 +24,8 @@ Say = Callable[[str], None]
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Prefetched:
     contexts: dict[str, tuple[tuple[str, str], ...]] = field(default_factory=dict)  # by key
-    failed: dict[str, str] = field(default_factory=dict)  # image -> one-line reason
+    failed: dict[str, str] = field(default_factory=dict)  # URL -> one-line reason
+    unbuildable: dict[str, str] = field(default_factory=dict)  # target key -> why not
     files: dict[str, Path] = field(default_factory=dict)  # URL -> the cached file
     recorded: tuple[Path, ...] = ()  # lock files that gained a first-seen checksum
     staging: Path | None = None  # remove after the run
@@ -43,28 +45,34 @@ def prefetch(wanted: Sequence[Need], fetcher: Fetcher, staging: Path, say: Say,
             say(f"would fetch {need.source.url} for {_images(need)}")
         return Prefetched(contexts=_contexts(wanted, staging))
     outcomes = _fetch_all(wanted, fetcher, say, jobs)
-    failed = {image: f"download failed: {outcome}"
-              for need, outcome in zip(wanted, outcomes, strict=True)
-              if isinstance(outcome, FetchError) for image in _image_names(need)}
+    failed = {need.source.url: str(outcome) for need, outcome in zip(wanted, outcomes, strict=True)
+              if isinstance(outcome, FetchError)}
+    unbuildable = _unbuildable(wanted, failed)
+    fetched = [(need, outcome) for need, outcome in zip(wanted, outcomes, strict=True)
+               if isinstance(outcome, Fetched)]
     files: dict[str, list[tuple[str, Path]]] = defaultdict(list)
-    for need, outcome in zip(wanted, outcomes, strict=True):
-        if isinstance(outcome, Fetched):
-            for image, key, name in need.users:
-                if image not in failed:
-                    files[key].append((name, outcome.path))
+    checksums: dict[str, dict[str, str]] = defaultdict(dict)
+    for need, outcome in fetched:
+        for _, key, name in need.users:
+            checksums[key][name] = outcome.sha256
+            if key not in unbuildable:
+                files[key].append((name, outcome.path))
     for key, staged in files.items():
         stage(staged, staging / key)
-    checksums: dict[str, dict[str, str]] = defaultdict(dict)
-    for need, outcome in zip(wanted, outcomes, strict=True):
-        if isinstance(outcome, Fetched):
-            for _, key, name in need.users:
-                checksums[key][name] = outcome.sha256
     return Prefetched(contexts=_contexts(wanted, staging, only=set(files)), failed=failed,
-                      checksums=dict(checksums),
-                      files={need.source.url: outcome.path
-                             for need, outcome in zip(wanted, outcomes, strict=True)
-                             if isinstance(outcome, Fetched)},
+                      unbuildable=unbuildable, checksums=dict(checksums),
+                      files={need.source.url: outcome.path for need, outcome in fetched},
                       recorded=_record_first_seen(wanted, outcomes, say), staging=staging)
+
+
+def _unbuildable(wanted: Sequence[Need], failed: dict[str, str]) -> dict[str, str]:
+    """Each target that needs a failed URL, with the first such URL's reason."""
+    why: dict[str, str] = {}
+    for need in wanted:
+        if need.source.url in failed:
+            for _, key, _ in need.users:
+                why.setdefault(key, f"download failed: {failed[need.source.url]}")
+    return why
 
 
 def write_mirror(files: dict[str, Path], root: Path) -> list[Path]:

@@ -207,7 +207,7 @@ def _run_options(matrix: Matrix, plan: Plan, settings: BuildSettings, kit: Tools
         push=settings.push, jobs=settings.jobs, allow_partial=settings.allow_partial,
         native=(native,) if native else (),
         base_contexts=base_contexts(matrix, plan, resolution, kit.console),
-        target_contexts=fetched.contexts, unbuildable=fetched.failed,
+        target_contexts=fetched.contexts, unbuildable=fetched.unbuildable,
         identities={k: v for k, v in resolution.identities.items() if v},
         up_to_date=resolution.up_to_date, published_lists=resolution.lists, gate=gate,
         nodes={t.key: nodes.node_for(t.arch).name for t in plan.targets},
