@@ -9,7 +9,7 @@ import pytest
 
 from tests.unit.fakes import FakeDocker, FakeImage, arch, elf_head
 from xbuild.core.answers import ListEntry
-from xbuild.core.checks import Verdict
+from xbuild.core.checks import Report, Verdict
 from xbuild.core.errors import ExitCode, NotAList, RegistryError
 from xbuild.core.refs import Reference
 from xbuild.core.smoke import PROBE, SmokeTest
@@ -129,3 +129,7 @@ def test_extra_entries_are_warned_about_not_judged() -> None:
     report = audit(LIST, (AMD64,), (), docker)
     assert [a.arch for a in report.arches] == [AMD64]
     assert report.warnings == (f"unexpected entry linux/arm64/v8 (arm64v8) {D_ARM64[:19]}",)
+
+
+def test_a_report_of_no_arch_verified_nothing_and_is_not_ok() -> None:
+    assert not Report(ref=Reference.parse("r.example/ns/img:t"), arches=()).ok

@@ -86,6 +86,18 @@ def test_build_verify_publishes_what_passes(one_image: Path, tmp_path: Path) -> 
     assert [c.ref for c in docker.lists] == [f"{NS}/orthanc:latest"]
 
 
+def test_build_verify_says_nothing_of_an_image_none_of_whose_arches_built(
+        one_image: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    matrix = load_matrix(one_image)
+    docker = FakeDocker(fail={"orthanc-amd64"})
+    report = build(matrix, make_plan(matrix, namespace=NS), settings(tmp_path), Console(),
+                   kit=kit(docker))
+    assert (report.exit_code, report.verified) == (ExitCode.FAILED, None)
+    err = capsys.readouterr().err
+    assert "verified" not in err  # neither "verified" nor "NOT verified": nothing was
+    assert docker.runs == []
+
+
 def explode(*_args: object, **_kwargs: object) -> None:
     raise RuntimeError("the registry went away")
 

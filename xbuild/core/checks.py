@@ -70,7 +70,8 @@ class Report:
 
     @property
     def ok(self) -> bool:
-        return all(a.ok for a in self.arches)
+        """Every arch passed; a report of no arch verified nothing, so it is not ok."""
+        return bool(self.arches) and all(a.ok for a in self.arches)
 
     def as_dict(self) -> dict[str, Any]:
         return {"ref": str(self.ref), "ok": self.ok, "warnings": list(self.warnings),

@@ -60,7 +60,10 @@ class VerifyGate:
 
     def verify(self, image: str, ref: Reference, built: Sequence[TargetResult]) -> str:
         """Verify `built` (one image's arches, pushed by this run); why they may not be listed,
-        or "". `ref` names them in the verdict (the list they are meant for)."""
+        or "". `ref` names them in the verdict (the list they are meant for). Nothing built,
+        nothing verified: no verdict is shown or counted."""
+        if not built:
+            return ""
         smoke = self.matrix.image(image).smoke
         arches = tuple(
             audit_arch(r.target.ref.pinned(r.digest), r.target.arch,
