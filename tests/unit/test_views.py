@@ -84,6 +84,11 @@ def test_summary_grid_renders_every_image_arch_and_list() -> None:
         assert word in text
 
 
+def test_a_run_under_ten_seconds_shows_tenths_not_zero() -> None:
+    quick = RunReport(targets=report().targets, lists=(), run_dir=RUN_DIR, seconds=0.78)
+    assert "xbuild: 0.8s, 8 pushed" in rendered(quick)
+
+
 def test_summary_grid_shows_failure_detail_and_log() -> None:
     text = rendered(report(BASE_ARM64_FAILED, WITHHELD))
     assert FAILED_RUN in text

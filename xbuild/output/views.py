@@ -76,7 +76,8 @@ def _summary_rows(report: RunReport, list_sep: str) -> tuple[list[str], list[lis
 
 def summary_grid(report: RunReport) -> Grid:
     headers, rows = _summary_rows(report, "\n")
-    title = f"xbuild: {report.seconds:.0f}s, {report.tally()}; logs in {report.run_dir}"
+    took = f"{report.seconds:.1f}s" if report.seconds < 10 else f"{report.seconds:.0f}s"
+    title = f"xbuild: {took}, {report.tally()}; logs in {report.run_dir}"
     return Grid(title=title,
                 headers=tuple(headers), rows=tuple((tuple(r), None) for r in rows),
                 lines_between=True)

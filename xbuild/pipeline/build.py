@@ -4,6 +4,7 @@ verify, publish, and the records."""
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -152,6 +153,7 @@ def _inputs(matrix: Matrix, plan: Plan) -> list[Path]:
 def build(matrix: Matrix, plan: Plan, settings: BuildSettings, console: Console, *,
           kit: Tools | None = None) -> RunReport:
     """Every step of a build; `kit` replaces the real engine, shell and registry (tests)."""
+    started = time.monotonic()
     downloads_wanted(matrix, plan)  # invalid input stops here, before anything runs
     kit = kit or tools(console, dry_run=settings.dry_run)
     resolution = resolve(matrix, plan, kit.registry, push=settings.push and not settings.dry_run,
@@ -181,7 +183,9 @@ def build(matrix: Matrix, plan: Plan, settings: BuildSettings, console: Console,
             report = run_plan(plan, engines, progress, options)
         if gate is not None and settings.push:
             verify_unlisted(plan, report, gate)
-        report = replace(report, verified=gate.ok if gate else None)
+        # the whole command's time: reads, fetches and verification as well as the builds
+        report = replace(report, verified=gate.ok if gate else None,
+                         seconds=time.monotonic() - started)
         console.grid(summary_grid(report))
         timeline = timeline_mermaid(report, slow)
         (run_dir / "timeline.md").write_text(timeline, encoding="utf-8")
