@@ -9,7 +9,7 @@ import pytest
 
 from tests.unit.fakes import FakeDocker, FakeImage, arch, elf_head
 from xbuild.core.answers import ListEntry
-from xbuild.core.checks import Report, Verdict
+from xbuild.core.checks import Report, Verdict, check_smoke
 from xbuild.core.errors import ExitCode, NotAList, RegistryError
 from xbuild.core.refs import Reference
 from xbuild.core.smoke import PROBE, SmokeTest
@@ -133,3 +133,9 @@ def test_extra_entries_are_warned_about_not_judged() -> None:
 
 def test_a_report_of_no_arch_verified_nothing_and_is_not_ok() -> None:
     assert not Report(ref=Reference.parse("r.example/ns/img:t"), arches=()).ok
+
+
+def test_a_smoke_test_shows_its_last_line_or_only_its_exit_code() -> None:
+    assert check_smoke("up", 0, "").observed == "exit 0"
+    assert check_smoke("up", 1, "starting\n\x1b[31mrefused\x1b[0m\n").observed == \
+        "exit 1: [31mrefused [0m"  # no ESC reaches a terminal or a workflow log

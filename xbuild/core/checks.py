@@ -174,7 +174,8 @@ def check_dpkg(arch: Arch, answer: str | None) -> Check:
 
 
 def check_smoke(name: str, exit_code: int, output: str) -> Check:
-    last = output.strip().splitlines()[-1:] or [""]
+    last = printable((output.strip().splitlines()[-1:] or [""])[0], 120)
     return Check(check=f"smoke:{name}", status=_verdict(exit_code == 0),
-                 observed=f"exit {exit_code}: {printable(last[0], 120)}", expected="exit 0")
+                 observed=f"exit {exit_code}: {last}" if last else f"exit {exit_code}",
+                 expected="exit 0")
 
