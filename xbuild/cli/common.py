@@ -11,7 +11,7 @@ from typing import Annotated, ParamSpec, TypeVar
 
 import typer
 
-from xbuild import __version__
+import xbuild
 from xbuild.cli.options import Options
 from xbuild.core.downloads import mirror_problem
 from xbuild.core.errors import ExitCode, SelectionError, XbuildError, exit_code
@@ -76,7 +76,7 @@ def finish(outcomes: Iterable[bool], *, lied: bool = False) -> None:
 
 def _version(value: bool) -> None:
     if value:
-        typer.echo(f"xbuild {__version__}")
+        typer.echo(f"xbuild {xbuild.__version__}")
         raise typer.Exit()
 
 

@@ -1,5 +1,6 @@
-"""What a registry serves under a tag now, read without pulling: skopeo, run through the one
-command runner, with the Docker CLI's credentials (~/.docker/config.json, credential helpers).
+"""What a registry serves under a tag now, read without pulling: in process over the registry's
+HTTP API when an anonymous read will do (distribution.py), else through skopeo, run by the one
+command runner with the Docker CLI's credentials (~/.docker/config.json, credential helpers).
 
 A tag that does not exist is None. Transient faults (5xx, 429, a dropped connection) are
 retried; a refusal names the registry and `docker login` and is not retried.
@@ -19,11 +20,10 @@ from xbuild.core.errors import CommandFailed, RegistryError
 from xbuild.core.refs import Reference
 from xbuild.engine.retry import RetryPolicy, is_transient
 from xbuild.host.cmd import Shell
+from xbuild.host.distribution import LISTS, Distribution, NeedsCredentials, Transient
 
 _ABSENT = ("manifest unknown", "name unknown", "not found", "no such manifest")
 _REFUSED = ("unauthorized", "authentication required", "denied", "requested access")
-_LISTS = ("application/vnd.oci.image.index.v1+json",
-          "application/vnd.docker.distribution.manifest.list.v2+json")
 DAEMON_CONFIG = Path("/etc/docker/daemon.json")
 
 
@@ -46,18 +46,30 @@ class TagReader(Protocol):
 
 
 class Registry:
-    """Reads tags. `shell` runs skopeo; `retry` decides how transient faults are retried."""
+    """Reads tags. `shell` runs skopeo; `retry` decides how transient faults are retried;
+    `native` (None: always skopeo) makes the anonymous reads."""
 
-    def __init__(self, shell: Shell, retry: RetryPolicy | None = None) -> None:
+    def __init__(self, shell: Shell, retry: RetryPolicy | None = None,
+                 native: Distribution | None = None) -> None:
         self.shell, self.retry = shell, retry or RetryPolicy()
+        self.native = native if native is not None else Distribution(insecure=insecure,
+                                                                     echo=shell.echo)
 
     def read(self, ref: Reference) -> Published | None:
+        try:
+            retrying = self.retry.retrying(lambda exc: isinstance(exc, Transient),
+                                           lambda _n, _exc: None)
+            return retrying(self.native.read, ref)
+        except NeedsCredentials:
+            return self._read_through_skopeo(ref)
+
+    def _read_through_skopeo(self, ref: Reference) -> Published | None:
         raw = self._skopeo(ref, "--raw")
         if raw is None:
             return None
         manifest = _json(raw, ref)
         digest = "sha256:" + hashlib.sha256(raw.encode()).hexdigest()
-        if manifest.get("mediaType") in _LISTS or "manifests" in manifest:
+        if manifest.get("mediaType") in LISTS or "manifests" in manifest:
             return Published(digest=digest, entries=frozenset(
                 str(m.get("digest", "")) for m in manifest.get("manifests", [])))
         config = self._skopeo(ref, "--config", "--raw")

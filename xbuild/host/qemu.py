@@ -9,6 +9,7 @@ from __future__ import annotations
 import platform as host_platform
 import shutil
 from collections.abc import Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Protocol
 
@@ -52,18 +53,21 @@ def check(arches: Iterable[Arch], docker: ProbeRunner, cache: Path, shell: Shell
     host's binfmt_misc handlers first (only where the engine runs on this host's kernel;
     elsewhere the probe alone proves it).
     """
-    statuses = []
-    for arch in sorted(set(arches), key=sort_key):
+    def status(arch: Arch) -> ArchStatus:
         handler = read_handler(arch, root) if handlers else None
         if arch == native:  # needs no QEMU, and no probe image to prove it
-            statuses.append(ArchStatus(arch=arch, native=True, handler=handler))
-            continue
+            return ArchStatus(arch=arch, native=True, handler=handler)
         problem, answer = handler_problem(arch, handler) if handlers else "", ""
         if not problem:
             answer, problem = _probe(arch, docker, cache, shell)
-        statuses.append(ArchStatus(arch=arch, native=False, handler=handler, answer=answer,
-                                   problem=problem))
-    return statuses
+        return ArchStatus(arch=arch, native=False, handler=handler, answer=answer,
+                          problem=problem)
+
+    ordered = sorted(set(arches), key=sort_key)
+    # The probes wait on container start-up, not on the CPU: run them side by side.
+    with ThreadPoolExecutor(max_workers=max(len(ordered), 1),
+                            thread_name_prefix="xbuild-probe") as pool:
+        return list(pool.map(status, ordered))
 
 
 def _probe(arch: Arch, docker: ProbeRunner, cache: Path, shell: Shell) -> tuple[str, str]:
