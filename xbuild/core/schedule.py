@@ -25,7 +25,9 @@ def critical_path(plan: Plan, native: Collection[Arch]) -> dict[str, float]:
 
 
 def by_priority(ready: Collection[Target], weights: Mapping[str, float]) -> list[Target]:
-    return sorted(ready, key=lambda t: (-weights[t.key], t.level, t.image, t.arch.name))
+    """Longest chain first; on a tie, the deeper target: a chain already begun is finished
+    before another begins, so what its parents took is not left waiting for a slot."""
+    return sorted(ready, key=lambda t: (-weights[t.key], -t.level, t.image, t.arch.name))
 
 
 def blocked_by(target: Target, failed: Mapping[str, str]) -> str | None:
