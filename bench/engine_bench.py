@@ -36,7 +36,10 @@ Memory is the orchestrating process tree's: the builds themselves run inside doc
 differs is the client side. Two figures: the max RSS of the largest single process (ru_maxrss
 from wait4, what `/usr/bin/time -v` prints) and the peak of the tree's summed RSS, sampled
 every 0.1 s from /proc. `cpu %` is the whole machine's busy share during the contender, read
-from /proc/stat, so other work on the same engine shows up in it.
+from /proc/stat, so other work on the same engine shows up in it; beside it, that busy time in
+CPU seconds (the engine, QEMU and everything else), and the contender's own share of it: the
+user and system time of its process tree (wait4's rusage: xbuild and its buildx clients, or
+bake's), so what the engine spent is the difference.
 
 The build cache prune is engine-wide: it also empties the cache of anyone else using this
 engine (never in-use records), and their builds add noise to these figures.
@@ -87,6 +90,7 @@ IMAGES = (PARENT, CHILD, "img2", "img3", "img4")
 CONTENDERS = ("xbuild", "bake", "loop")
 DEFAULT_WORK = 300_000  # busybox ash: ~1 s natively on the 2-core dev machine
 PAGE_KIB = os.sysconf("SC_PAGE_SIZE") // 1024
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
 _LOOP = 'i=0; while [ "$i" -lt "$WORK" ]; do i=$((i+1)); done'
 # BENCH_IMAGE's default differs per image, so no two images share a cache key; NONCE differs
@@ -190,6 +194,8 @@ class Measured:
     max_rss_kib: int  # largest single process of the tree (ru_maxrss)
     tree_peak_kib: int  # summed RSS of the tree, sampled
     cpu_busy: float  # the machine's busy share, 0..1
+    cpu_seconds: float  # the machine's busy CPU time (engine, QEMU, everything)
+    client_cpu_seconds: float  # the contender's own process tree's CPU time (rusage)
 
 
 def measure(argv: Sequence[str], log: Path, *, timeout: float) -> Measured:
@@ -209,7 +215,9 @@ def measure(argv: Sequence[str], log: Path, *, timeout: float) -> Measured:
     busy1, total1 = cpu_times()
     return Measured(exit_code=process.returncode, seconds=seconds, max_rss_kib=usage.ru_maxrss,
                     tree_peak_kib=sampler.peak_kib,
-                    cpu_busy=(busy1 - busy0) / max(1, total1 - total0))
+                    cpu_busy=(busy1 - busy0) / max(1, total1 - total0),
+                    cpu_seconds=(busy1 - busy0) / CLOCK_TICKS,
+                    client_cpu_seconds=usage.ru_utime + usage.ru_stime)
 
 
 def _kill_group(pid: int) -> None:
@@ -527,7 +535,9 @@ def report(outcomes: list[Outcome]) -> str:
             lines.append(f"  {contender:6} {wall[contender]:7.1f} s  max RSS "
                          f"{median([x.max_rss_kib for x in m]) / 1024:.0f} MiB  tree "
                          f"{median([x.tree_peak_kib for x in m]) / 1024:.0f} MiB  cpu "
-                         f"{100 * median([x.cpu_busy for x in m]):.0f}%{extra}")
+                         f"{100 * median([x.cpu_busy for x in m]):.0f}% ("
+                         f"{median([x.cpu_seconds for x in m]):.1f} CPU s, its own "
+                         f"{median([x.client_cpu_seconds for x in m]):.1f}){extra}")
         if "xbuild" in wall:
             lines.append("  " + ", ".join(f"xbuild/{c} = {wall['xbuild'] / wall[c]:.2f}"
                                           for c in CONTENDERS[1:] if c in wall))
@@ -624,7 +634,8 @@ def show(outcome: Outcome, run: int) -> None:
     kept = "" if outcome.digests_kept is None else f"  digests kept: {outcome.digests_kept}"
     print(f"run {run + 1} {outcome.contender:6} {outcome.scenario:6} {m.seconds:7.1f} s  max RSS "
           f"{m.max_rss_kib / 1024:.0f} MiB  tree {m.tree_peak_kib / 1024:.0f} MiB  "
-          f"cpu {100 * m.cpu_busy:.0f}%  load {os.getloadavg()[0]:.1f}  {status}{kept}",
+          f"cpu {100 * m.cpu_busy:.0f}% ({m.cpu_seconds:.1f} CPU s, its own "
+          f"{m.client_cpu_seconds:.1f})  load {os.getloadavg()[0]:.1f}  {status}{kept}",
           flush=True)
     if not outcome.ok:
         tail = outcome.log.read_text(errors="replace").splitlines()[-15:]
