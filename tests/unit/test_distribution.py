@@ -283,6 +283,31 @@ def test_a_read_that_needs_credentials_goes_through_skopeo(server: Server) -> No
     assert [c[:2] for c in shell.commands] == [("skopeo", "inspect")] * 2
 
 
+LIST_OF_JUNK = b'{"manifests": [1, "x"]}'
+IMAGE_OF = b'{"config": {"digest": "sha256:%s"}}' % (b"a" * 64)
+
+
+@pytest.mark.parametrize(("manifest", "config", "expected"), [
+    pytest.param(LIST_OF_JUNK, b"", Published(digest=digest(LIST_OF_JUNK)),
+                 id="list-entries-that-are-not-objects"),
+    pytest.param(IMAGE_OF, b'{"config": []}', Published(digest=digest(IMAGE_OF)),
+                 id="config-section-not-a-mapping"),
+    pytest.param(IMAGE_OF, b'{"config": {"Labels": ["a"]}}', None, id="labels-not-a-mapping"),
+])
+def test_a_hostile_answer_through_skopeo_is_read_as_carefully(
+        server: Server, manifest: bytes, config: bytes, expected: Published | None) -> None:
+    """The skopeo path and the in-process one interpret an answer with the same code: junk
+    is ignored or refused as a RegistryError naming the tag, never a traceback."""
+    server.serve("/v2/ns/app/manifests/v1",
+                 Served(401, b"", {"WWW-Authenticate": 'Basic realm="guarded"'}))
+    registry = Registry(SkopeoShell(manifest, config), native=reader())
+    if expected is None:
+        with pytest.raises(RegistryError, match="labels are not a mapping"):
+            registry.read(ref(server))
+    else:
+        assert registry.read(ref(server)) == expected
+
+
 @pytest.mark.parametrize(("text", "path"), [
     ("derekmerck/orthanc:latest", "derekmerck/orthanc"),
     ("orthanc:latest", "library/orthanc"),

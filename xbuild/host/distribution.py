@@ -110,27 +110,16 @@ class Distribution:
                            MAX_MANIFEST)
         if answer is None:
             return None
-        digest = _checked_digest(ref, answer)
-        manifest = _json(answer.body, ref)
-        if manifest.get("mediaType") in LISTS or "manifests" in manifest:
-            return Published(digest=digest, entries=frozenset(
-                str(m.get("digest", "")) for m in _entries(manifest)))
-        return Published(digest=digest, labels=self._labels(ref, manifest))
+        return interpret(ref, answer.body, _checked_digest(ref, answer),
+                         lambda wanted: self._config(ref, wanted))
 
-    def _labels(self, ref: Reference, manifest: Mapping[str, Any]) -> dict[str, str]:
-        config = manifest.get("config")
-        wanted = config.get("digest") if isinstance(config, dict) else None
-        if not isinstance(wanted, str) or not DIGEST_RE.fullmatch(wanted):
-            raise RegistryError(f"{ref}: the manifest names no sha256 config")
+    def _config(self, ref: Reference, wanted: str) -> bytes | None:
         answer = self._get(ref, f"blobs/{wanted}", "*/*", MAX_CONFIG)
         if answer is None:
-            raise RegistryError(f"{ref}: its config {wanted} is missing from the registry")
+            return None
         if "sha256:" + hashlib.sha256(answer.body).hexdigest() != wanted:
             raise RegistryError(f"{ref}: the registry served a config that is not {wanted}")
-        labels = (_json(answer.body, ref).get("config") or {}).get("Labels") or {}
-        if not isinstance(labels, dict):
-            raise RegistryError(f"{ref}: the config's labels are not a mapping")
-        return {str(k): str(v) for k, v in labels.items()}
+        return answer.body
 
     def _get(self, ref: Reference, what: str, accept: str, limit: int) -> Answer | None:
         scheme = "http" if self.insecure(ref.registry) else "https"
@@ -195,12 +184,34 @@ def _checked_digest(ref: Reference, answer: Answer) -> str:
     return digest
 
 
+def interpret(ref: Reference, body: bytes, digest: str,
+              config_of: Callable[[str], bytes | None]) -> Published:
+    """A tag's answer, however it was read: a list's entries, or a single image's config labels
+    (`config_of(digest)` reads the config blob the manifest names; None: it is missing)."""
+    manifest = _json(body, ref)
+    if manifest.get("mediaType") in LISTS or "manifests" in manifest:
+        return Published(digest=digest, entries=frozenset(
+            str(m.get("digest", "")) for m in _entries(manifest)))
+    config = manifest.get("config")
+    wanted = config.get("digest") if isinstance(config, dict) else None
+    if not isinstance(wanted, str) or not DIGEST_RE.fullmatch(wanted):
+        raise RegistryError(f"{ref}: the manifest names no sha256 config")
+    blob = config_of(wanted)
+    if blob is None:
+        raise RegistryError(f"{ref}: its config {wanted} is missing from the registry")
+    section = _json(blob, ref).get("config") or {}
+    labels = section.get("Labels") or {} if isinstance(section, dict) else {}
+    if not isinstance(labels, dict):
+        raise RegistryError(f"{ref}: the config's labels are not a mapping")
+    return Published(digest=digest, labels={str(k): str(v) for k, v in labels.items()})
+
+
 def _entries(manifest: Mapping[str, Any]) -> list[Mapping[str, Any]]:
     entries = manifest.get("manifests")
     return [m for m in entries if isinstance(m, dict)] if isinstance(entries, list) else []
 
 
-def _json(body: bytes, ref: Reference) -> Mapping[str, Any]:
+def _json(body: bytes | str, ref: Reference) -> Mapping[str, Any]:
     try:
         data = json.loads(body)
     except ValueError:

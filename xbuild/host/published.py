@@ -10,17 +10,17 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Protocol
 
 from xbuild.core.answers import Published
 from xbuild.core.errors import CommandFailed, RegistryError
 from xbuild.core.refs import Reference
 from xbuild.engine.retry import RetryPolicy, is_transient
 from xbuild.host.cmd import Shell
-from xbuild.host.distribution import LISTS, Distribution, NeedsCredentials, Transient
+from xbuild.host.distribution import Distribution, NeedsCredentials, Transient, interpret
 
 _ABSENT = ("manifest unknown", "name unknown", "not found", "no such manifest")
 _REFUSED = ("unauthorized", "authentication required", "denied", "requested access")
@@ -67,14 +67,13 @@ class Registry:
         raw = self._skopeo(ref, "--raw")
         if raw is None:
             return None
-        manifest = _json(raw, ref)
-        digest = "sha256:" + hashlib.sha256(raw.encode()).hexdigest()
-        if manifest.get("mediaType") in LISTS or "manifests" in manifest:
-            return Published(digest=digest, entries=frozenset(
-                str(m.get("digest", "")) for m in manifest.get("manifests", [])))
+        body = raw.encode()
+        return interpret(ref, body, "sha256:" + hashlib.sha256(body).hexdigest(),
+                         lambda _digest: self._config_through_skopeo(ref))
+
+    def _config_through_skopeo(self, ref: Reference) -> bytes | None:
         config = self._skopeo(ref, "--config", "--raw")
-        labels = (_json(config, ref).get("config") or {}).get("Labels") or {} if config else {}
-        return Published(digest=digest, labels={str(k): str(v) for k, v in labels.items()})
+        return None if config is None else config.encode()
 
     def read_all(self, refs: Iterable[Reference],
                  jobs: int = 8) -> tuple[dict[str, Published | None], dict[str, RegistryError]]:
@@ -119,13 +118,3 @@ class Registry:
                 raise RegistryError(f"{ref.registry} refused to show {ref}: log in with "
                                     f"`docker login {ref.registry}`") from None
             raise RegistryError(f"cannot read {ref}: {exc}") from None
-
-
-def _json(text: str, ref: Reference) -> Mapping[str, Any]:
-    try:
-        data = json.loads(text)
-    except ValueError:
-        raise RegistryError(f"{ref}: the registry's answer is not JSON") from None
-    if not isinstance(data, dict):
-        raise RegistryError(f"{ref}: the registry's answer is not a manifest")
-    return data
