@@ -102,6 +102,12 @@ def test_the_command_line_overrides_the_matrix() -> None:
     assert matrix.overridden(parse_builder_options(["one"])).node_for(ARM32) == Node(name="one")
 
 
+def test_the_arches_on_a_node_keep_the_order_given() -> None:
+    nodes = NodeMap(by_arch=(("arm32v7", Node(name="pi")), ("arm64v8", Node(name="pi"))))
+    assert nodes.arches_on(Node(name="pi"), (ARM64, AMD64, ARM32)) == (ARM64, ARM32)
+    assert nodes.arches_on(Node(name=""), (ARM64, AMD64, ARM32)) == (AMD64,)
+
+
 @pytest.mark.parametrize(("target", "native", "expected"), [
     pytest.param(ARM64, [ARM64.platform], False, id="arm64-on-arm64"),
     pytest.param(ARM32, [ARM64.platform], True, id="arm-v7-on-arm64-may-lack-aarch32"),

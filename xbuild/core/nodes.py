@@ -12,7 +12,7 @@ CLI:         --builder arm64v8=jetson (repeatable), or --builder NAME for every 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from xbuild.core.errors import SelectionError
@@ -47,6 +47,10 @@ class NodeMap:
     def nodes(self, arches: Iterable[Arch]) -> tuple[Node, ...]:
         """The nodes `arches` use, each once, in arch order."""
         return tuple(dict.fromkeys(self.node_for(a) for a in arches))
+
+    def arches_on(self, node: Node, arches: Iterable[Arch]) -> tuple[Arch, ...]:
+        """Which of `arches` build on `node`, in the order given."""
+        return tuple(a for a in arches if self.node_for(a) == node)
 
     def overridden(self, other: NodeMap) -> NodeMap:
         """This map with `other` (the command line) taking precedence."""
@@ -132,7 +136,3 @@ def cross_node_problem(parent: tuple[str, Node], child: tuple[str, Node]) -> str
     return (f"{child_key} builds on node {child_node} but its parent {parent_key} on "
             f"{parent_node}: without --push the parent never leaves {parent_node} (use --push)")
 
-
-def jobs_per_node(nodes: Mapping[str, Node], default: int) -> dict[str, int]:
-    """How many builds each node runs at once: its own `jobs`, else the run's."""
-    return {name: node.jobs or default for name, node in nodes.items()}

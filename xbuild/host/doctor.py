@@ -11,8 +11,8 @@ from typing import Any, Protocol
 
 from xbuild.core.errors import XbuildError
 from xbuild.core.matrix import Matrix
-from xbuild.core.nodes import DEFAULT, Node, NodeMap, emulated
-from xbuild.core.platforms import Arch, Platform, arch_for_platform
+from xbuild.core.nodes import Node, NodeMap, emulated
+from xbuild.core.platforms import Arch, Platform
 from xbuild.core.refs import registry_of
 from xbuild.host import qemu
 from xbuild.host.cmd import Shell
@@ -57,8 +57,7 @@ def diagnose(matrix: Matrix, namespace: str, nodes: NodeMap, engine: Callable[[s
     which of those under emulation), and a probe per arch on that node; then the registry."""
     rows: list[Row] = []
     for node in nodes.nodes(matrix.all_arches):
-        arches = tuple(a for a in matrix.all_arches if nodes.node_for(a) == node)
-        rows += node_rows(node, arches, engine, shell)
+        rows += node_rows(node, nodes.arches_on(node, matrix.all_arches), engine, shell)
     host = registry_of(namespace)
     answer = registry_answer(host)
     rows.append((f"registry {host}", answer.startswith("reachable"), answer))
@@ -81,10 +80,9 @@ def node_rows(node: Node, arches: tuple[Arch, ...], engine: Callable[[str], Engi
     rows: list[Row] = [(f"node {node}", True, f"{facts}; runs "
                                                f"{', '.join(map(str, native)) or '?'}; "
                                                f"builds {builds}")]
-    own = next((a for p in native if (a := arch_for_platform(p))), None)
     try:
-        for status in qemu.check(arches, docker, cache_dir(), shell, native=own,
-                                 handlers=node.name == DEFAULT):
+        for status in qemu.check_node(node.name, arches, docker, native=native,
+                                      cache=cache_dir(), shell=shell):
             detail = "native" if status.native else f"answers {status.answer!r}"
             rows.append((f"qemu {status.arch} on {node}", status.ok, status.problem or detail))
     except XbuildError as exc:

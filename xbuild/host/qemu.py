@@ -16,7 +16,8 @@ from typing import Protocol
 from xbuild.core.answers import RunOutput
 from xbuild.core.emulation import ArchStatus, Handler, handler_problem, judge_answer, parse_handler
 from xbuild.core.errors import CommandFailed, EnvironmentProblem
-from xbuild.core.platforms import Arch, Platform, arch_for_uname, sort_key
+from xbuild.core.nodes import DEFAULT
+from xbuild.core.platforms import Arch, Platform, arch_for_platform, arch_for_uname, sort_key
 from xbuild.core.refs import Reference
 from xbuild.core.smoke import PROBE, Sandbox
 from xbuild.host.cmd import Shell
@@ -68,6 +69,14 @@ def check(arches: Iterable[Arch], docker: ProbeRunner, cache: Path, shell: Shell
     with ThreadPoolExecutor(max_workers=max(len(ordered), 1),
                             thread_name_prefix="xbuild-probe") as pool:
         return list(pool.map(status, ordered))
+
+
+def check_node(node: str, arches: Iterable[Arch], docker: ProbeRunner, *,
+               native: Sequence[Platform], cache: Path, shell: Shell) -> list[ArchStatus]:
+    """`check` on a node whose CPU runs `native`: its own arch needs no probe, and this host's
+    binfmt handlers are read only for the default node (its engine runs on this kernel)."""
+    own = next((a for p in native if (a := arch_for_platform(p))), None)
+    return check(arches, docker, cache, shell, native=own, handlers=node == DEFAULT)
 
 
 def _probe(arch: Arch, docker: ProbeRunner, cache: Path, shell: Shell) -> tuple[str, str]:

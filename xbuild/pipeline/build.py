@@ -16,7 +16,7 @@ from xbuild.core.errors import ConfigError, SelectionError
 from xbuild.core.matrix import Matrix
 from xbuild.core.nodes import DEFAULT, Node, NodeMap, cross_node_problem, emulated
 from xbuild.core.plan import Plan, Target
-from xbuild.core.platforms import arch_for_platform, sort_key
+from xbuild.core.platforms import sort_key
 from xbuild.core.refs import Reference
 from xbuild.core.results import RunReport, Status
 from xbuild.engine.runner import RunOptions, run_plan
@@ -59,16 +59,15 @@ def preflight(targets: Sequence[Target], nodes: NodeMap, kit: Tools) -> set[str]
     probes run on the node."""
     slow: set[str] = set()
     for node in nodes.nodes(sorted({t.arch for t in targets}, key=sort_key)):
-        arches = {t.arch for t in targets if nodes.node_for(t.arch) == node}
+        arches = nodes.arches_on(node, sorted({t.arch for t in targets}, key=sort_key))
         docker = kit.engine(node.name)
         native = docker.native_platforms()
         kit.console.note(f"node {node}: engine {docker.server_version()}, buildx "
                          f"{docker.buildx_version()}, runs "
                          f"{', '.join(map(str, native)) or 'an unknown arch'}")
-        own = next((a for p in native if (a := arch_for_platform(p))), None)
-        qemu.require(qemu.check(arches, docker, cache_dir(), kit.shell, native=own,
-                                handlers=node.name == DEFAULT), str(node))
-        for arch in sorted(arches, key=sort_key):
+        qemu.require(qemu.check_node(node.name, arches, docker, native=native,
+                                     cache=cache_dir(), shell=kit.shell), str(node))
+        for arch in arches:
             if emulated(arch, native):
                 kit.console.note(f"node {node} builds {arch} under emulation")
                 slow |= {t.key for t in targets if t.arch == arch}

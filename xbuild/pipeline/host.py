@@ -6,8 +6,8 @@ from collections.abc import Sequence
 
 from xbuild.core.emulation import ArchStatus
 from xbuild.core.matrix import Matrix
-from xbuild.core.nodes import DEFAULT, NodeMap
-from xbuild.core.platforms import Arch, arch_for_platform
+from xbuild.core.nodes import NodeMap
+from xbuild.core.platforms import Arch
 from xbuild.host import qemu
 from xbuild.host.doctor import Row, diagnose
 from xbuild.host.paths import cache_dir
@@ -25,11 +25,10 @@ def check_qemu(arches: Sequence[Arch], nodes: NodeMap, *, install: bool,
             console.say(line)
     statuses: list[ArchStatus] = []
     for node in nodes.nodes(arches):
-        mine = [a for a in arches if nodes.node_for(a) == node]
         docker = kit.engine(node.name)
-        own = next((a for p in docker.native_platforms() if (a := arch_for_platform(p))), None)
-        found = qemu.check(mine, docker, cache_dir(), kit.shell, native=own,
-                           handlers=node.name == DEFAULT)
+        found = qemu.check_node(node.name, nodes.arches_on(node, arches), docker,
+                                native=docker.native_platforms(), cache=cache_dir(),
+                                shell=kit.shell)
         console.grid(qemu_grid(found, str(node)))
         statuses += found
     return statuses

@@ -72,7 +72,8 @@ class VerifyGate:
         report = Report(ref=ref, arches=arches)
         with self._lock:
             self.reports.append(report)
-            self.failed |= {f"{image}-{a.arch.name}" for a in arches if not a.ok}
+            self.failed |= {r.target.key for r, a in zip(built, arches, strict=True)
+                            if not a.ok}
             show(report, self.console)
         failed = [f"{a.arch.name} " + ", ".join(c.check for c in a.checks
                                                 if c.status is Verdict.FAIL)
