@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import threading
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -45,12 +46,14 @@ class Tools:
         self.console, self.shell, self.registry = console, shell, registry
         self._make = docker if callable(docker) else (lambda _node: docker)
         self._made: dict[str, Adapter] = {}
+        self._making = threading.Lock()  # the runner's workers ask for their node at once
 
     def engine(self, node: str) -> Adapter:
         """The adapter of `node`: a docker context or buildx builder ("" the default)."""
-        if node not in self._made:
-            self._made[node] = self._make(node)
-        return self._made[node]
+        with self._making:
+            if node not in self._made:
+                self._made[node] = self._make(node)
+            return self._made[node]
 
     @property
     def docker(self) -> Adapter:
