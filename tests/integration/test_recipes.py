@@ -15,6 +15,7 @@ about 15 minutes to install under emulation).
 from __future__ import annotations
 
 import shutil
+import subprocess
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -104,6 +105,20 @@ def recipes(registry: Registry, tmp_path_factory: pytest.TempPathFactory
         yield found
 
 
+_BUILT: set[tuple[str, str]] = set()  # (namespace, image) built and verified in this session
+
+
+def built_ref(recipes: Recipes, image: str) -> str:
+    """The image's reference, built and verified first if no test has done it yet (each test
+    stands alone, whatever `-k` selects), and pulled, so that `docker run` prints nothing of
+    its own."""
+    if (recipes.namespace, image) not in _BUILT:
+        build_and_verify(recipes, image, recipes.matrix.parent / "logs")
+    pulled = docker("pull", "-q", "--platform", PLATFORMS[recipes.arch], recipes.ref(image))
+    assert pulled.returncode == 0, pulled.stderr
+    return recipes.ref(image)
+
+
 def build_and_verify(recipes: Recipes, image: str, tmp_path: Path) -> dict[str, object]:
     built = xbuild("build", image, "-f", recipes.matrix, "--namespace", recipes.namespace,
                    "--push", "--verify", "--json", "--log-dir", tmp_path,
@@ -111,6 +126,7 @@ def build_and_verify(recipes: Recipes, image: str, tmp_path: Path) -> dict[str, 
     assert built.exit_code == 0, built.stderr
     report = built.json()
     assert report["verified"] is True  # the smoke commands passed in the image's own arch
+    _BUILT.add((recipes.namespace, image))
     return report
 
 
@@ -118,7 +134,7 @@ def in_image(recipes: Recipes, image: str, *command: str) -> str:
     """stdout of a command in the image, without network; it must exit 0."""
     done = docker("run", "--rm", "--network", "none", "--pull", "always",
                   "--platform", PLATFORMS[recipes.arch], "--entrypoint", command[0],
-                  recipes.ref(image), *command[1:])
+                  built_ref(recipes, image), *command[1:])
     assert done.returncode == 0, done.stdout + done.stderr
     return done.stdout
 
@@ -133,7 +149,8 @@ def test_dcm4chee_installs_from_its_downloads_and_its_entrypoint_starts_jboss(
     lock = read_lock(recipes.matrix.parent / "images" / "dcm4chee" / LOCK)
     assert set(lock) == set(recipes.urls["dcm4chee"])  # each unpinned URL's first checksum
 
-    java = docker("run", "--rm", "--network", "none", recipes.ref("dcm4chee"), "java", "-version")
+    java = docker("run", "--rm", "--network", "none", built_ref(recipes, "dcm4chee"), "java",
+                  "-version")
     assert STAMP in java.stderr  # the JRE from the downloads is the one on PATH
     opts = in_image(recipes, "dcm4chee", "cat", "/opt/dcm4chee/bin/native/libclib_jiio.so",
                     "/opt/dcm4chee/bin/codec-java-opts")
@@ -147,7 +164,7 @@ def test_dcm4chee_renders_the_datasource_from_the_environment(recipes: Recipes) 
     run = docker("run", "--rm", "--network", "none", "-e", "MYSQL_HOST=db.example",
                  "-e", "MYSQL_PORT=3307", "-e", "MYSQL_DATABASE=pacs&co",
                  "-e", "MYSQL_PASSWORD=s3cr<t|x", "-e", "MYSQL_CONNECT_RETRY=1",
-                 "--entrypoint", "bash", recipes.ref("dcm4chee"), "-c", script)
+                 "--entrypoint", "bash", built_ref(recipes, "dcm4chee"), "-c", script)
     assert "<connection-url>jdbc:mysql://db.example:3307/pacs&amp;co</connection-url>" in run.stdout
     assert "<password>s3cr&lt;t|x</password>" in run.stdout
     assert "waiting for MySQL at db.example:3307 (next try in 1s)" in run.stdout
@@ -158,7 +175,7 @@ def test_dcm4chee_renders_the_datasource_from_the_environment(recipes: Recipes) 
 def test_dcm4chee_refuses_a_malformed_variable_in_one_line(recipes: Recipes, variable: str,
                                                           value: str) -> None:
     run = docker("run", "--rm", "--network", "none", "-e", f"{variable}={value}",
-                 recipes.ref("dcm4chee"))
+                 built_ref(recipes, "dcm4chee"))
     assert run.returncode == 2
     assert run.stderr.strip() == f"dcm4chee: {variable}={value}: must be a positive whole number"
 
@@ -167,7 +184,7 @@ def test_dcm4chee_cron_jobs_write_to_the_container_log(recipes: Recipes, tmp_pat
     crontab = tmp_path / "crontab"
     crontab.write_text("# every minute\n* * * * * echo cron-ran-$((6*7))\n")
     started = docker("run", "-d", "--network", "none", "-v", f"{crontab}:/crontab_file:ro",
-                     recipes.ref("dcm4chee"))
+                     built_ref(recipes, "dcm4chee"))
     assert started.returncode == 0, started.stderr
     container = started.stdout.strip()
     try:
@@ -251,16 +268,21 @@ def test_imagetrove_runs_postgres_orthanc_and_mytardis_under_supervisord(
     assert "main." in static  # MyTARDIS's own assets folder
 
 
-def test_imagetrove_keeps_generated_secrets_with_its_data(recipes: Recipes,
-                                                          tmp_path: Path) -> None:
-    data = tmp_path / "data"
+def serve_imagetrove(recipes: Recipes, *options: str) -> subprocess.CompletedProcess[str]:
+    """imagetrove's entrypoint started with `options` (docker run's), until its API answers
+    (exit 0) or 240 s pass (exit 1, printing its log)."""
     script = ("docker-entrypoint.sh >/tmp/log 2>&1 & "
               "for i in $(seq 240); do curl -fsS http://127.0.0.1:8000/api/v1/ && exit 0; "
               "sleep 1; done; cat /tmp/log; exit 1")
-    runs = [docker("run", "--rm", "--network", "none", "-v", f"{data}:/data",
-                   "-e", "MYTARDIS_ADMIN_USER=admin", "-e", "MYTARDIS_ADMIN_PASSWORD=pw",
-                   "--entrypoint", "bash", recipes.ref("imagetrove"), "-c", script)
-            for _ in range(2)]
+    return docker("run", "--rm", "--network", "none", *options, "--entrypoint", "bash",
+                  built_ref(recipes, "imagetrove"), "-c", script)
+
+
+def test_imagetrove_keeps_generated_secrets_with_its_data(recipes: Recipes,
+                                                          tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    runs = [serve_imagetrove(recipes, "-v", f"{data}:/data", "-e", "MYTARDIS_ADMIN_USER=admin",
+                             "-e", "MYTARDIS_ADMIN_PASSWORD=pw") for _ in range(2)]
     for run in runs:
         assert run.returncode == 0, run.stdout + run.stderr
         assert '"users": 1' in run.stdout  # the admin, created once, found again
@@ -272,18 +294,14 @@ def test_imagetrove_keeps_generated_secrets_with_its_data(recipes: Recipes,
 def test_imagetrove_logs_requests_where_mytardis_may_write(recipes: Recipes,
                                                           tmp_path: Path) -> None:
     logs = tmp_path / "log"
-    script = ("docker-entrypoint.sh >/tmp/log 2>&1 & "
-              "for i in $(seq 240); do curl -fsS http://127.0.0.1:8000/api/v1/ && exit 0; "
-              "sleep 1; done; cat /tmp/log; exit 1")
-    run = docker("run", "--rm", "--network", "none", "-v", f"{logs}:/var/log",
-                 "--entrypoint", "bash", recipes.ref("imagetrove"), "-c", script)
+    run = serve_imagetrove(recipes, "-v", f"{logs}:/var/log")
     assert run.returncode == 0, run.stdout + run.stderr
     assert "GET /api/v1/ 200" in (logs / "mytardis" / "request.log").read_text()
 
 
 def test_imagetrove_refuses_a_malformed_variable_in_one_line(recipes: Recipes) -> None:
     run = docker("run", "--rm", "--network", "none", "-e", "ORTHANC_AET=WAY-TOO-LONG-FOR-DICOM",
-                 recipes.ref("imagetrove"))
+                 built_ref(recipes, "imagetrove"))
     assert run.returncode == 2
     assert run.stderr.strip() == ("imagetrove: ORTHANC_AET=WAY-TOO-LONG-FOR-DICOM: must be 1 "
                                   "to 16 letters, digits, _ or -")
