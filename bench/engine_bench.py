@@ -23,7 +23,8 @@ Three scenarios per contender and run, in its own namespace:
           tag and list are read before and after ("digests kept")
   change  the parent img1's NONCE arg moves: img1 and img1-kid must build again, nothing else
 
-and one yardstick, "alone": xbuild building only img1 and img1-kid, cold. The issue's goals:
+and one yardstick, "alone": xbuild building only img1 and img1-kid, cold, run right after
+xbuild's change. xbuild and bake run side by side, each first in every other run. The goals:
 xbuild cold <= 0.9 x bake cold; xbuild no-op <= 0.3 x bake no-op with digests kept; xbuild
 change <= alone.
 
@@ -39,7 +40,13 @@ every 0.1 s from /proc. `cpu %` is the whole machine's busy share during the con
 from /proc/stat, so other work on the same engine shows up in it; beside it, that busy time in
 CPU seconds (the engine, QEMU and everything else), and the contender's own share of it: the
 user and system time of its process tree (wait4's rusage: xbuild and its buildx clients, or
-bake's), so what the engine spent is the difference.
+bake's), so what the engine spent is the difference. The report adds each contender's floor: its
+busy CPU time over the machine's cores, the wall time no scheduling can beat. When both
+contenders keep the cores busy, their ratio cannot go below the ratio of their CPU times.
+
+Before each measured command the script waits (at most 30 s) until the machine is quiet, so
+what the engine still does after one contender (removing build containers, collecting
+garbage) is not charged to the next.
 
 The build cache prune is engine-wide: it also empties the cache of anyone else using this
 engine (never in-use records), and their builds add noise to these figures.
@@ -198,8 +205,23 @@ class Measured:
     client_cpu_seconds: float  # the contender's own process tree's CPU time (rusage)
 
 
+def settle(quiet: float = 0.15, longest: float = 30.0) -> None:
+    """Wait until the machine is quiet (under `quiet` busy over a second), at most `longest`
+    seconds: what the engine still does after a contender exits (removing build containers,
+    collecting garbage) would otherwise be charged to the next one."""
+    deadline = time.monotonic() + longest
+    while time.monotonic() < deadline:
+        busy0, total0 = cpu_times()
+        time.sleep(1.0)
+        busy1, total1 = cpu_times()
+        if (busy1 - busy0) / max(1, total1 - total0) < quiet:
+            return
+
+
 def measure(argv: Sequence[str], log: Path, *, timeout: float) -> Measured:
-    """Run `argv` (its output to `log`), timing it and watching its process tree's memory."""
+    """Run `argv` (its output to `log`), timing it and watching its process tree's memory.
+    Waits for the machine to settle first."""
+    settle()
     busy0, total0 = cpu_times()
     start = time.perf_counter()
     with log.open("ab") as out:
@@ -406,6 +428,7 @@ class Outcome:
     measured: Measured
     problem: str  # '' when it succeeded and verified
     log: Path
+    run: int = 0
     note: str = ""
     digests_kept: bool | None = None  # no-op: did every per-arch and list digest stay?
 
@@ -459,7 +482,7 @@ class Bench:
         note = (xbuild_timeline(folder / "logs")
                 if contender == "xbuild" and scenario == "cold" and not problem else "")
         return Outcome(contender=contender, scenario=scenario, measured=measured,
-                       problem=problem, log=log, note=note)
+                       problem=problem, log=log, run=run, note=note)
 
     def _command(self, contender: str, folder: Path, namespace: str, nonce: str, *,
                  changed: bool, only: str | None) -> list[str]:
@@ -538,10 +561,38 @@ def report(outcomes: list[Outcome]) -> str:
                          f"{100 * median([x.cpu_busy for x in m]):.0f}% ("
                          f"{median([x.cpu_seconds for x in m]):.1f} CPU s, its own "
                          f"{median([x.client_cpu_seconds for x in m]):.1f}){extra}")
-        if "xbuild" in wall:
+        if "xbuild" in wall and len(wall) > 1:
             lines.append("  " + ", ".join(f"xbuild/{c} = {wall['xbuild'] / wall[c]:.2f}"
                                           for c in CONTENDERS[1:] if c in wall))
+            lines.append("  run by run (less of the machine's drift): " + "; ".join(
+                             f"xbuild/{c} " + " ".join(f"{r:.2f}" for r in paired(runs, c))
+                             for c in CONTENDERS[1:] if c in wall))
+        lines.append("  floor (busy CPU s / cores, what no scheduler can beat): " + ", ".join(
+            f"{c} {f:.1f} s ({wall[c] / f:.2f}x)" for c in wall
+            if (f := floor([o.measured for o in runs if o.contender == c and o.ok]))))
+    changes = [o for o in outcomes if o.scenario in {"change", "alone"} and o.contender == "xbuild"]
+    if by_run := paired_scenarios(changes, "change", "alone"):
+        lines.append("xbuild change/alone run by run: " + " ".join(f"{r:.2f}" for r in by_run))
     return "\n".join(lines)
+
+
+def paired_scenarios(runs: Sequence[Outcome], mine: str, theirs: str) -> list[float]:
+    """xbuild's `mine` wall time over its `theirs`, for each run where both succeeded."""
+    wall = {(o.scenario, o.run): o.measured.seconds for o in runs if o.ok}
+    return [wall[mine, run] / wall[theirs, run] for run in sorted({o.run for o in runs})
+            if (mine, run) in wall and (theirs, run) in wall]
+
+
+def paired(runs: Sequence[Outcome], contender: str) -> list[float]:
+    """xbuild's wall time over `contender`'s, for each run where both succeeded."""
+    wall = {(o.contender, o.run): o.measured.seconds for o in runs if o.ok}
+    return [wall["xbuild", run] / wall[contender, run] for run in sorted({o.run for o in runs})
+            if ("xbuild", run) in wall and (contender, run) in wall]
+
+
+def floor(measured: Sequence[Measured]) -> float:
+    """The shortest wall time the machine's busy CPU time allows on all its cores."""
+    return median([m.cpu_seconds for m in measured]) / (os.cpu_count() or 1)
 
 
 def calibrate(work: int) -> str:
@@ -608,14 +659,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(registry.start())
         stage_fixture(root, args.work)
         for run in range(args.runs):
-            order = CONTENDERS[run % 3:] + CONTENDERS[: run % 3]  # rotate to spread order bias
-            for contender in order:
+            for contender in run_order(run):
                 for outcome in bench.round(contender, run):
                     outcomes.append(outcome)
                     show(outcome, run)
-            outcome = bench.alone(run)
-            outcomes.append(outcome)
-            show(outcome, run)
+                if contender == "xbuild":  # right after its change, which it is compared with
+                    outcome = bench.alone(run)
+                    outcomes.append(outcome)
+                    show(outcome, run)
         print()
         print(report(outcomes))
     finally:
@@ -626,6 +677,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         else:
             shutil.rmtree(root, ignore_errors=True)
     return 0 if all(o.ok for o in outcomes) else 1
+
+
+def run_order(run: int) -> tuple[str, ...]:
+    """xbuild and bake side by side, each first in every other run (so a machine that drifts
+    slower or faster over minutes favours neither), then the loop."""
+    pair = ("xbuild", "bake") if run % 2 == 0 else ("bake", "xbuild")
+    return (*pair, "loop")
 
 
 def show(outcome: Outcome, run: int) -> None:

@@ -21,7 +21,6 @@ from xbuild.core.refs import Reference
 from xbuild.core.results import RunReport, Status
 from xbuild.engine.runner import RunOptions, run_plan
 from xbuild.host import qemu
-from xbuild.host.fetch import Fetcher
 from xbuild.host.paths import cache_dir
 from xbuild.host.prefetch import Prefetched, prefetch
 from xbuild.host.vcs import provenance
@@ -116,6 +115,8 @@ def fetch_downloads(wanted: Sequence[Need], *, mirror: str | None, dry_run: bool
     """Every download the plan's builds need, fetched once for all arches."""
     if not wanted:
         return Prefetched()
+    from xbuild.host.fetch import Fetcher  # only a run with downloads pays for its import
+
     fetcher = Fetcher(cache=cache_dir(), mirror=mirror, redirects=redirects,
                       on_retry=lambda line: console.warn(f"retrying {line}"))
     where = f" from mirror {mirror}" if mirror else ""
