@@ -565,29 +565,24 @@ def report(outcomes: list[Outcome]) -> str:
             lines.append("  " + ", ".join(f"xbuild/{c} = {wall['xbuild'] / wall[c]:.2f}"
                                           for c in CONTENDERS[1:] if c in wall))
             lines.append("  run by run (less of the machine's drift): " + "; ".join(
-                             f"xbuild/{c} " + " ".join(f"{r:.2f}" for r in paired(runs, c))
-                             for c in CONTENDERS[1:] if c in wall))
+                f"xbuild/{c} " + " ".join(f"{r:.2f}" for r in paired(runs, "xbuild", c))
+                for c in CONTENDERS[1:] if c in wall))
         lines.append("  floor (busy CPU s / cores, what no scheduler can beat): " + ", ".join(
             f"{c} {f:.1f} s ({wall[c] / f:.2f}x)" for c in wall
             if (f := floor([o.measured for o in runs if o.contender == c and o.ok]))))
     changes = [o for o in outcomes if o.scenario in {"change", "alone"} and o.contender == "xbuild"]
-    if by_run := paired_scenarios(changes, "change", "alone"):
+    if by_run := paired(changes, "change", "alone", lambda o: o.scenario):
         lines.append("xbuild change/alone run by run: " + " ".join(f"{r:.2f}" for r in by_run))
     return "\n".join(lines)
 
 
-def paired_scenarios(runs: Sequence[Outcome], mine: str, theirs: str) -> list[float]:
-    """xbuild's `mine` wall time over its `theirs`, for each run where both succeeded."""
-    wall = {(o.scenario, o.run): o.measured.seconds for o in runs if o.ok}
+def paired(runs: Sequence[Outcome], mine: str, theirs: str,
+           side: Callable[[Outcome], str] = lambda o: o.contender) -> list[float]:
+    """For each run where both succeeded: the wall time of the outcome whose `side` is
+    `mine` over that of the one whose `side` is `theirs` (by default, two contenders)."""
+    wall = {(side(o), o.run): o.measured.seconds for o in runs if o.ok}
     return [wall[mine, run] / wall[theirs, run] for run in sorted({o.run for o in runs})
             if (mine, run) in wall and (theirs, run) in wall]
-
-
-def paired(runs: Sequence[Outcome], contender: str) -> list[float]:
-    """xbuild's wall time over `contender`'s, for each run where both succeeded."""
-    wall = {(o.contender, o.run): o.measured.seconds for o in runs if o.ok}
-    return [wall["xbuild", run] / wall[contender, run] for run in sorted({o.run for o in runs})
-            if ("xbuild", run) in wall and (contender, run) in wall]
 
 
 def floor(measured: Sequence[Measured]) -> float:
