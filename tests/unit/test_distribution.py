@@ -284,25 +284,34 @@ def test_a_read_that_needs_credentials_goes_through_skopeo(server: Server) -> No
 
 
 LIST_OF_JUNK = b'{"manifests": [1, "x"]}'
-IMAGE_OF = b'{"config": {"digest": "sha256:%s"}}' % (b"a" * 64)
+
+
+def image_of(config: bytes) -> bytes:
+    return json.dumps({"config": {"digest": digest(config)}}).encode()
 
 
 @pytest.mark.parametrize(("manifest", "config", "expected"), [
     pytest.param(LIST_OF_JUNK, b"", Published(digest=digest(LIST_OF_JUNK)),
                  id="list-entries-that-are-not-objects"),
-    pytest.param(IMAGE_OF, b'{"config": []}', Published(digest=digest(IMAGE_OF)),
+    pytest.param(image_of(b'{"config": []}'), b'{"config": []}',
+                 Published(digest=digest(image_of(b'{"config": []}'))),
                  id="config-section-not-a-mapping"),
-    pytest.param(IMAGE_OF, b'{"config": {"Labels": ["a"]}}', None, id="labels-not-a-mapping"),
+    pytest.param(image_of(b'{"config": {"Labels": ["a"]}}'), b'{"config": {"Labels": ["a"]}}',
+                 "labels are not a mapping", id="labels-not-a-mapping"),
+    pytest.param(image_of(b'{"config": {}}'), b'{"config": {"Labels": {"xbuild.identity": "x"}}}',
+                 "served a config that is not", id="config-of-another-image"),
 ])
 def test_a_hostile_answer_through_skopeo_is_read_as_carefully(
-        server: Server, manifest: bytes, config: bytes, expected: Published | None) -> None:
+        server: Server, manifest: bytes, config: bytes, expected: Published | str) -> None:
     """The skopeo path and the in-process one interpret an answer with the same code: junk
-    is ignored or refused as a RegistryError naming the tag, never a traceback."""
+    is ignored or refused as a RegistryError naming the tag, never a traceback; a config that
+    is not the one the manifest names (the tag moved between skopeo's two reads, or a lying
+    registry) is refused, not read for its labels."""
     server.serve("/v2/ns/app/manifests/v1",
                  Served(401, b"", {"WWW-Authenticate": 'Basic realm="guarded"'}))
     registry = Registry(SkopeoShell(manifest, config), native=reader())
-    if expected is None:
-        with pytest.raises(RegistryError, match="labels are not a mapping"):
+    if isinstance(expected, str):
+        with pytest.raises(RegistryError, match=expected):
             registry.read(ref(server))
     else:
         assert registry.read(ref(server)) == expected

@@ -115,11 +115,7 @@ class Distribution:
 
     def _config(self, ref: Reference, wanted: str) -> bytes | None:
         answer = self._get(ref, f"blobs/{wanted}", "*/*", MAX_CONFIG)
-        if answer is None:
-            return None
-        if "sha256:" + hashlib.sha256(answer.body).hexdigest() != wanted:
-            raise RegistryError(f"{ref}: the registry served a config that is not {wanted}")
-        return answer.body
+        return None if answer is None else answer.body
 
     def _get(self, ref: Reference, what: str, accept: str, limit: int) -> Answer | None:
         scheme = "http" if self.insecure(ref.registry) else "https"
@@ -187,7 +183,9 @@ def _checked_digest(ref: Reference, answer: Answer) -> str:
 def interpret(ref: Reference, body: bytes, digest: str,
               config_of: Callable[[str], bytes | None]) -> Published:
     """A tag's answer, however it was read: a list's entries, or a single image's config labels
-    (`config_of(digest)` reads the config blob the manifest names; None: it is missing)."""
+    (`config_of(digest)` reads the config blob the manifest names; None: it is missing). The
+    config must be the one the manifest names: skopeo reads it in a second request, after
+    which the tag may name another image."""
     manifest = _json(body, ref)
     if manifest.get("mediaType") in LISTS or "manifests" in manifest:
         return Published(digest=digest, entries=frozenset(
@@ -199,6 +197,8 @@ def interpret(ref: Reference, body: bytes, digest: str,
     blob = config_of(wanted)
     if blob is None:
         raise RegistryError(f"{ref}: its config {wanted} is missing from the registry")
+    if "sha256:" + hashlib.sha256(blob).hexdigest() != wanted:
+        raise RegistryError(f"{ref}: the registry served a config that is not {wanted}")
     section = _json(blob, ref).get("config") or {}
     labels = section.get("Labels") or {} if isinstance(section, dict) else {}
     if not isinstance(labels, dict):

@@ -57,8 +57,9 @@ def preflight(targets: Sequence[Target], nodes: NodeMap, kit: Tools) -> set[str]
     to build; note what a node builds under emulation (returned: those target keys). The
     probes run on the node."""
     slow: set[str] = set()
-    for node in nodes.nodes(sorted({t.arch for t in targets}, key=sort_key)):
-        arches = nodes.arches_on(node, sorted({t.arch for t in targets}, key=sort_key))
+    wanted = sorted({t.arch for t in targets}, key=sort_key)
+    for node in nodes.nodes(wanted):
+        arches = nodes.arches_on(node, wanted)
         docker = kit.engine(node.name)
         native = docker.native_platforms()
         kit.console.note(f"node {node}: engine {docker.server_version()}, buildx "
