@@ -84,9 +84,9 @@ from typing import Any
 
 from xbuild.core.platforms import Arch, Platform, arch_named
 from xbuild.host.cmd import Shell
+from xbuild.host.local_registry import LocalRegistry
 from xbuild.host.paths import cache_dir
 from xbuild.host.probe import busybox_binary
-from xbuild.host.registry import LocalRegistry
 
 ARCH_NAMES = ("amd64", "arm32v7", "arm64v8")
 # buildx's TARGETARCH + TARGETVARIANT for each arch: the name the Dockerfiles COPY.

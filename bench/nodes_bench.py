@@ -36,7 +36,7 @@ sys.path.insert(0, str(BENCH.parent))  # the repository: bench/ and tests/suppor
 
 from bench import engine_bench as fixture  # noqa: E402
 from tests.support.second_engine import SecondEngine, problem, running_engine  # noqa: E402
-from xbuild.host.registry import LocalRegistry  # noqa: E402
+from xbuild.host.local_registry import LocalRegistry  # noqa: E402
 
 CONTENDERS = ("one node", "two nodes")
 REMOTE_ARCHES = ("arm64v8", "arm32v7")

@@ -24,9 +24,9 @@ from pathlib import Path
 
 from xbuild.core.platforms import arch_named
 from xbuild.host.cmd import Shell
+from xbuild.host.local_registry import LocalRegistry
 from xbuild.host.paths import cache_dir
 from xbuild.host.probe import busybox_binary
-from xbuild.host.registry import LocalRegistry
 
 ARCHES = {"amd64": "linux/amd64", "arm32v7": "linux/arm/v7", "arm64v8": "linux/arm64"}
 SUFFIX = {"amd64": "amd64", "arm32v7": "armv7", "arm64v8": "arm64"}

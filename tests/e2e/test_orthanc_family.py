@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from tests.support.run import docker, xbuild
-from xbuild.host.registry import LocalRegistry
+from xbuild.host.local_registry import LocalRegistry
 
 pytestmark = pytest.mark.e2e
 

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from tests.support.run import Cli, FixtureMatrix, docker, xbuild
-from xbuild.host.registry import LocalRegistry
+from xbuild.host.local_registry import LocalRegistry
 
 pytestmark = pytest.mark.integration
 

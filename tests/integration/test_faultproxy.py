@@ -31,7 +31,7 @@ from tests.support.faultproxy import (
     fault_proxy,
 )
 from tests.support.run import docker
-from xbuild.host.registry import LocalRegistry
+from xbuild.host.local_registry import LocalRegistry
 
 pytestmark = pytest.mark.integration
 

@@ -22,8 +22,8 @@ from tests.support.run import Cli, docker, xbuild
 from xbuild.core.errors import EnvironmentProblem
 from xbuild.core.platforms import arch_named
 from xbuild.host.cmd import Shell
+from xbuild.host.local_registry import LocalRegistry
 from xbuild.host.probe import busybox_binary
-from xbuild.host.registry import LocalRegistry
 
 pytestmark = pytest.mark.integration
 

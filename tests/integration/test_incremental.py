@@ -20,7 +20,7 @@ import pytest
 
 from tests.support.faultproxy import FaultProxy, fault_proxy
 from tests.support.run import Cli, FixtureMatrix, xbuild
-from xbuild.host.registry import LocalRegistry
+from xbuild.host.local_registry import LocalRegistry
 
 pytestmark = pytest.mark.integration
 CHAIN = ("base", "child", "grandchild", "duo")

@@ -13,7 +13,7 @@ import pytest
 
 from tests.support.faultproxy import Fault, RandomFaults, fault_proxy
 from tests.support.run import FixtureMatrix, xbuild
-from xbuild.host.registry import LocalRegistry
+from xbuild.host.local_registry import LocalRegistry
 
 pytestmark = pytest.mark.integration
 MANIFESTS = r"/manifests/"

@@ -14,7 +14,7 @@ import pytest
 
 from tests.support.run import Cli, FixtureMatrix, xbuild
 from tests.support.second_engine import SecondEngine, second_engine
-from xbuild.host.registry import LocalRegistry
+from xbuild.host.local_registry import LocalRegistry
 
 pytestmark = pytest.mark.integration
 __all__ = ["second_engine"]  # the fixture, for pytest

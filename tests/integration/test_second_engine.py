@@ -30,7 +30,7 @@ from tests.support.second_engine import (
     running_engine,
     sweep,
 )
-from xbuild.host.registry import LocalRegistry
+from xbuild.host.local_registry import LocalRegistry
 
 pytestmark = pytest.mark.integration
 

@@ -19,7 +19,7 @@ import yaml
 from tests.integration.conftest import ROOT_IMAGES
 from tests.support.engine import OWNER, free_port, own_the_session
 from tests.support.run import FixtureMatrix, docker
-from xbuild.host.registry import LocalRegistry
+from xbuild.host.local_registry import LocalRegistry
 
 pytestmark = pytest.mark.integration
 

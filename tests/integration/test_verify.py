@@ -20,7 +20,7 @@ import yaml
 from tests.support.liars import LISTS, Liars
 from tests.support.run import Cli, docker, xbuild
 from xbuild.core.platforms import Platform, arch_named
-from xbuild.host.registry import LocalRegistry
+from xbuild.host.local_registry import LocalRegistry
 
 pytestmark = pytest.mark.integration
 

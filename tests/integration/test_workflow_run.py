@@ -33,7 +33,7 @@ import pytest
 import yaml
 
 from tests.support.run import FixtureMatrix, xbuild
-from xbuild.host.registry import LocalRegistry
+from xbuild.host.local_registry import LocalRegistry
 
 pytestmark = pytest.mark.integration
 XBUILD = ".venv/bin/xbuild"

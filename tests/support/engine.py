@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from xbuild.host.registry import LocalRegistry
+from xbuild.host.local_registry import LocalRegistry
 
 
 def _engine_problem() -> str | None:

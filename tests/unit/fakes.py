@@ -32,8 +32,8 @@ from xbuild.core.smoke import Sandbox
 from xbuild.engine.audit import Inspector
 from xbuild.engine.publish import ListEngine
 from xbuild.engine.runner import Engine, Reporter, RunOptions, run_plan
-from xbuild.host.bases import BaseEngine
 from xbuild.host.cmd import Completed, Shell
+from xbuild.host.mmdebstrap import BaseEngine
 from xbuild.host.published import TagReader
 from xbuild.host.qemu import ProbeRunner
 

@@ -10,7 +10,7 @@ from xbuild.core.buildspec import Provenance
 from xbuild.core.matrix import BaseSpec
 from xbuild.core.refs import Reference
 from xbuild.core.results import ListStatus
-from xbuild.host.bases import mmdebstrap_argv, publish_base
+from xbuild.host.mmdebstrap import mmdebstrap_argv, publish_base
 
 AMD64, ARM32, ARM64 = arch("amd64"), arch("arm32v7"), arch("arm64v8")
 BASE = BaseSpec(name=Reference.parse("debian:bookworm-slim"), suite="bookworm",

@@ -24,7 +24,7 @@ from xbuild.core.downloads import (
 )
 from xbuild.core.errors import FetchError
 from xbuild.engine.retry import RetryPolicy
-from xbuild.host.fetch import Fetcher, stage
+from xbuild.host.downloader import Fetcher, stage
 from xbuild.host.prefetch import prefetch, write_mirror
 
 ZIP = b"PK\x03\x04 not really a zip, but bytes with a known checksum\n" * 100

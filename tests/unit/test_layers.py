@@ -9,6 +9,7 @@ imports typer. Function-level imports count as much as top-level ones.
 from __future__ import annotations
 
 import ast
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -97,8 +98,8 @@ def test_imports_run_one_way() -> None:
     pytest.param("xbuild.output.views", "from xbuild.host.qemu import check",
                  "xbuild.output.views (output) imports xbuild.host.qemu (host)",
                  id="output-imports-host"),
-    pytest.param("xbuild.host.bases", "from xbuild.pipeline.build import build",
-                 "xbuild.host.bases (host) imports xbuild.pipeline.build (pipeline)",
+    pytest.param("xbuild.host.mmdebstrap", "from xbuild.pipeline.build import build",
+                 "xbuild.host.mmdebstrap (host) imports xbuild.pipeline.build (pipeline)",
                  id="host-imports-pipeline"),
     pytest.param("xbuild.pipeline.build", "import typer",
                  "xbuild.pipeline.build imports typer", id="typer-outside-cli"),
@@ -124,3 +125,34 @@ def test_commands_that_need_no_engine_do_not_load_python_on_whales(argv: list[st
                           cwd=PACKAGE.parent, check=False, timeout=60)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip().splitlines()[-1] == "NOT LOADED"
+
+
+def test_no_module_name_repeats_across_layers() -> None:
+    """The folder says the layer; the file name says the job, so no two layers share one."""
+    seen: dict[str, list[str]] = {}
+    for path in sorted(PACKAGE.rglob("*.py")):
+        if path.name not in ("__init__.py", "__main__.py"):
+            seen.setdefault(path.name, []).append(str(path.relative_to(PACKAGE)))
+    assert {name: where for name, where in seen.items() if len(where) > 1} == {}
+
+
+README = PACKAGE.parent / "README.md"
+
+
+def readme_tree() -> set[str]:
+    """Every `name.py` the README's Development tree names under a layer, as layer/name.py."""
+    text = README.read_text(encoding="utf-8")
+    tree = text[text.index("```\nxbuild/\n"):]
+    named, layer = set(), ""
+    for line in tree[: tree.index("\n```", 4)].splitlines():
+        if re.match(r"  [a-z]+/", line):
+            layer = line.split("/")[0].strip()
+        elif line.startswith("    ") and layer:
+            named |= {f"{layer}/{name}" for name in re.findall(r"\b[a-z_]+\.py\b", line)}
+    return named
+
+
+def test_the_readme_tree_names_every_module() -> None:
+    files = {str(p.relative_to(PACKAGE)) for p in PACKAGE.glob("*/*.py")
+             if p.name != "__init__.py"}
+    assert readme_tree() == files

@@ -19,8 +19,8 @@ from xbuild.core.matrix import Matrix, load_matrix
 from xbuild.core.plan import make_plan
 from xbuild.core.results import ListStatus
 from xbuild.output.console import Console
-from xbuild.pipeline.identity import resolve
 from xbuild.pipeline.manifest import manifest
+from xbuild.pipeline.resolve import resolve
 from xbuild.pipeline.tools import Tools
 
 NS = "127.0.0.1:5000/ns"

@@ -10,7 +10,7 @@ import pytest
 
 from xbuild.core.downloads import LOCK_NAME, read_lock
 from xbuild.engine.retry import RetryPolicy
-from xbuild.host.fetch import Fetcher
+from xbuild.host.downloader import Fetcher
 from xbuild.host.paths import OWNER, replace_atomically, sweep_runs, write_text_atomically
 
 DEAD = 2**22 + 12345  # above Linux's pid_max default: no such process

@@ -3,7 +3,14 @@
 Each module registers its commands on the one typer app.
 """
 
-from xbuild.cli import build, host, verify, workflow
+from xbuild.cli import build_commands, host_commands, verify_command, workflow_command
 from xbuild.cli.common import app, main
 
-__all__ = ["app", "build", "host", "main", "verify", "workflow"]
+__all__ = [
+    "app",
+    "build_commands",
+    "host_commands",
+    "main",
+    "verify_command",
+    "workflow_command",
+]

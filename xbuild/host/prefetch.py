@@ -15,7 +15,7 @@ from pathlib import Path
 
 from xbuild.core.downloads import CONTEXT_NAME, Need, mirror_path, read_lock, render_lock
 from xbuild.core.errors import FetchError, MatrixError
-from xbuild.host.fetch import Fetched, Fetcher, stage
+from xbuild.host.downloader import Fetched, Fetcher, stage
 from xbuild.host.paths import write_text_atomically
 
 Say = Callable[[str], None]

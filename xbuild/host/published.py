@@ -20,7 +20,7 @@ from xbuild.core.errors import CommandFailed, RegistryError
 from xbuild.core.refs import Reference
 from xbuild.engine.retry import RetryPolicy, is_transient
 from xbuild.host.cmd import Shell
-from xbuild.host.distribution import Distribution, NeedsCredentials, Transient, interpret
+from xbuild.host.registry_http import NeedsCredentials, RegistryHttp, Transient, interpret
 
 _ABSENT = ("manifest unknown", "name unknown", "not found", "no such manifest")
 _REFUSED = ("unauthorized", "authentication required", "denied", "requested access")
@@ -45,14 +45,14 @@ class TagReader(Protocol):
                  ) -> tuple[dict[str, Published | None], dict[str, RegistryError]]: ...
 
 
-class Registry:
+class PublishedReader:
     """Reads tags. `shell` runs skopeo; `retry` decides how transient faults are retried;
     `native` (None: always skopeo) makes the anonymous reads."""
 
     def __init__(self, shell: Shell, retry: RetryPolicy | None = None,
-                 native: Distribution | None = None) -> None:
+                 native: RegistryHttp | None = None) -> None:
         self.shell, self.retry = shell, retry or RetryPolicy()
-        self.native = native if native is not None else Distribution(insecure=insecure,
+        self.native = native if native is not None else RegistryHttp(insecure=insecure,
                                                                      echo=shell.echo)
 
     def read(self, ref: Reference) -> Published | None:

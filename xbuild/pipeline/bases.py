@@ -10,7 +10,7 @@ from xbuild.core.matrix import Matrix
 from xbuild.core.nodes import NodeMap
 from xbuild.core.platforms import Arch
 from xbuild.core.results import ListResult
-from xbuild.host import bases
+from xbuild.host import mmdebstrap
 from xbuild.host.vcs import provenance
 from xbuild.output.console import Console
 from xbuild.pipeline.tools import Tools, new_run_dir, tools
@@ -30,7 +30,7 @@ def publish_bases(matrix: Matrix, *, arches: Sequence[Arch], namespace: str | No
     for base in matrix.bases:
         console.note(f"bootstrapping {base.name} for {', '.join(a.name for a in arches)} "
                      f"(logs in {run_dir})")
-        result = bases.publish_base(base, arches,
+        result = mmdebstrap.publish_base(base, arches,
                                     namespace or matrix.namespace, kit.docker, kit.shell,
                                     provenance=origin, log_dir=run_dir, jobs=jobs,
                                     node_of=lambda a: kit.engine(where.node_for(a).name))

@@ -27,7 +27,7 @@ from xbuild.host.vcs import provenance
 from xbuild.output.console import Console
 from xbuild.output.progress import Progress
 from xbuild.output.views import summary_grid, summary_markdown, timeline_mermaid
-from xbuild.pipeline.identity import Resolution, resolve, with_fetched
+from xbuild.pipeline.resolve import Resolution, resolve, with_fetched
 from xbuild.pipeline.tools import (
     LazyEngine,
     Tools,
@@ -116,7 +116,7 @@ def fetch_downloads(wanted: Sequence[Need], *, mirror: str | None, dry_run: bool
     """Every download the plan's builds need, fetched once for all arches."""
     if not wanted:
         return Prefetched()
-    from xbuild.host.fetch import Fetcher  # only a run with downloads pays for its import
+    from xbuild.host.downloader import Fetcher  # only a run with downloads pays for its import
 
     fetcher = Fetcher(cache=cache_dir(), mirror=mirror, redirects=redirects,
                       on_retry=lambda line: console.warn(f"retrying {line}"))

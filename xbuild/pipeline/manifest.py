@@ -15,7 +15,7 @@ from xbuild.core.plan import ManifestList, Plan, make_plan
 from xbuild.core.results import ListResult, ListStatus
 from xbuild.engine.publish import publish_one
 from xbuild.output.console import Console
-from xbuild.pipeline.identity import Resolution, resolve
+from xbuild.pipeline.resolve import Resolution, resolve
 from xbuild.pipeline.tools import Tools, tools
 
 Choice = dict[str, str]  # target key -> a digest ("sha256:...") or why there is none

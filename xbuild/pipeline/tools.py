@@ -19,11 +19,11 @@ from xbuild.core.refs import Reference
 from xbuild.engine.audit import Inspector
 from xbuild.engine.retry import RetryPolicy
 from xbuild.engine.runner import Engine
-from xbuild.host.bases import BaseEngine
 from xbuild.host.cmd import Shell
 from xbuild.host.doctor import EngineFacts
+from xbuild.host.mmdebstrap import BaseEngine
 from xbuild.host.paths import OWNER, sweep_runs, write_text_atomically
-from xbuild.host.published import Registry, TagReader
+from xbuild.host.published import PublishedReader, TagReader
 from xbuild.output.console import Console
 
 RECORD_NAME = "summary.json"
@@ -95,7 +95,7 @@ def tools(console: Console, *, dry_run: bool = False) -> Tools:
                       context=node if kind == "context" else None,
                       builder=node if kind == "builder" else None)
 
-    return Tools(console=console, docker=adapter, shell=shell, registry=Registry(shell))
+    return Tools(console=console, docker=adapter, shell=shell, registry=PublishedReader(shell))
 
 
 def new_run_dir(log_dir: Path) -> Path:

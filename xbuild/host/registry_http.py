@@ -93,7 +93,7 @@ def _capped(stream: Any, limit: int, url: str) -> bytes:
 
 
 @dataclass(slots=True, kw_only=True)
-class Distribution:
+class RegistryHttp:
     """Anonymous reads of tags. `insecure(registry)` says whether it is spoken to over http;
     `echo` receives each request's method and URL (the -v log)."""
 

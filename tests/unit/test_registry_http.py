@@ -19,14 +19,14 @@ from xbuild.core.errors import RegistryError
 from xbuild.core.refs import Reference
 from xbuild.engine.retry import RetryPolicy
 from xbuild.host.cmd import Completed
-from xbuild.host.distribution import (
+from xbuild.host.published import PublishedReader
+from xbuild.host.registry_http import (
     MAX_MANIFEST,
-    Distribution,
     NeedsCredentials,
+    RegistryHttp,
     Transient,
     path_of,
 )
-from xbuild.host.published import Registry
 
 IMAGE = "application/vnd.oci.image.manifest.v1+json"
 INDEX = "application/vnd.oci.image.index.v1+json"
@@ -109,8 +109,8 @@ def ref(server: Server, name: str = "ns/app:v1") -> Reference:
     return Reference.parse(f"{server.host}/{name}")
 
 
-def reader(**kw: object) -> Distribution:
-    return Distribution(insecure=lambda _registry: True, certs_d=Path("/nonexistent"),
+def reader(**kw: object) -> RegistryHttp:
+    return RegistryHttp(insecure=lambda _registry: True, certs_d=Path("/nonexistent"),
                         **kw)  # type: ignore[arg-type]
 
 
@@ -165,12 +165,12 @@ def test_a_token_realm_over_http_is_not_trusted_for_an_https_registry() -> None:
     asked: list[str] = []
 
     def get(request: object, _limit: int) -> object:
-        from xbuild.host.distribution import Answer
+        from xbuild.host.registry_http import Answer
         asked.append(request.full_url)  # type: ignore[attr-defined]
         return Answer(401, challenge, b"")
 
     with pytest.raises(NeedsCredentials):
-        Distribution(insecure=lambda _r: False, get=get,  # type: ignore[arg-type]
+        RegistryHttp(insecure=lambda _r: False, get=get,  # type: ignore[arg-type]
                      certs_d=Path("/nonexistent")).read(Reference.parse("reg.example/ns/app:v1"))
     assert asked == ["https://reg.example/v2/ns/app/manifests/v1"]  # the realm was never asked
 
@@ -178,7 +178,7 @@ def test_a_token_realm_over_http_is_not_trusted_for_an_https_registry() -> None:
 def test_a_registry_with_its_own_ca_is_left_to_skopeo(tmp_path: Path) -> None:
     (tmp_path / "reg.example:5443").mkdir()
     with pytest.raises(NeedsCredentials):
-        Distribution(insecure=lambda _r: False, certs_d=tmp_path).read(
+        RegistryHttp(insecure=lambda _r: False, certs_d=tmp_path).read(
             Reference.parse("reg.example:5443/ns/app:v1"))
 
 
@@ -242,7 +242,7 @@ def test_the_token_is_not_sent_on_to_a_blob_redirect(server: Server) -> None:
 def test_transient_faults_are_retried_until_the_answer(server: Server) -> None:
     manifest = image(server, {"a": "b"})
     server.serve("/v2/ns/app/manifests/v1", Served(503), Served(429), Served(200, manifest))
-    registry = Registry(RecordingShell(), RetryPolicy(first_wait=0.01, max_wait=0.01),
+    registry = PublishedReader(RecordingShell(), RetryPolicy(first_wait=0.01, max_wait=0.01),
                         native=reader())
     assert registry.read(ref(server)) == Published(digest=digest(manifest), labels={"a": "b"})
     assert server.paths().count("/v2/ns/app/manifests/v1") == 3
@@ -278,7 +278,7 @@ def test_a_read_that_needs_credentials_goes_through_skopeo(server: Server) -> No
     config = b'{"config": {"Labels": {"k": "v"}}}'
     manifest = json.dumps({"config": {"digest": digest(config)}}).encode()
     shell = SkopeoShell(manifest, config)
-    got = Registry(shell, native=reader()).read(ref(server))
+    got = PublishedReader(shell, native=reader()).read(ref(server))
     assert got == Published(digest=digest(manifest), labels={"k": "v"})
     assert [c[:2] for c in shell.commands] == [("skopeo", "inspect")] * 2
 
@@ -309,7 +309,7 @@ def test_a_hostile_answer_through_skopeo_is_read_as_carefully(
     registry) is refused, not read for its labels."""
     server.serve("/v2/ns/app/manifests/v1",
                  Served(401, b"", {"WWW-Authenticate": 'Basic realm="guarded"'}))
-    registry = Registry(SkopeoShell(manifest, config), native=reader())
+    registry = PublishedReader(SkopeoShell(manifest, config), native=reader())
     if isinstance(expected, str):
         with pytest.raises(RegistryError, match=expected):
             registry.read(ref(server))

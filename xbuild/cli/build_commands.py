@@ -26,7 +26,7 @@ from xbuild.output.console import print_json
 from xbuild.output.views import manifests_grid, plan_grid
 
 if TYPE_CHECKING:
-    from xbuild.pipeline.identity import Resolution
+    from xbuild.pipeline.resolve import Resolution
 
 SELECTION = ("images", "arch", "matrix", "namespace", "tag")
 BUILDING = ("arch", "push", "matrix", "namespace", "tag", "builder", "jobs", "dry_run",
@@ -43,11 +43,11 @@ def plan(o: Options) -> None:
     external base's digest shows as unknown unless --resolve reads the registry.
     """
     from xbuild.host.cmd import Shell
-    from xbuild.host.published import Registry
-    from xbuild.pipeline.identity import resolve
+    from xbuild.host.published import PublishedReader
+    from xbuild.pipeline.resolve import resolve
 
     matrix, the_plan = load_plan(o)
-    registry = Registry(Shell(echo=State.console.command)) if o.resolve else None
+    registry = PublishedReader(Shell(echo=State.console.command)) if o.resolve else None
     resolution = resolve(matrix, the_plan, registry, push=o.resolve)
     if o.as_json:
         print_json(plan_json(the_plan, resolution, resolved=o.resolve))

@@ -11,7 +11,7 @@ from xbuild.cli.options import Options, takes
 from xbuild.core.errors import ExitCode
 from xbuild.core.matrix import load_matrix
 from xbuild.core.results import push_outcomes
-from xbuild.host.registry import LocalRegistry
+from xbuild.host.local_registry import LocalRegistry
 
 
 @app.command("qemu")
@@ -24,7 +24,7 @@ def qemu_command(o: Options) -> None:
     so this works where no registry can be reached. Exit 4 when an arch cannot run.
     """
     from xbuild.host.qemu import require
-    from xbuild.pipeline.host import check_qemu
+    from xbuild.pipeline.host_checks import check_qemu
 
     matrix = load_matrix(o.matrix)
     arches = parse_arches(o.arch) or matrix.all_arches
@@ -40,7 +40,7 @@ def doctor(o: Options) -> None:
 
     Exit 4 when a check fails.
     """
-    from xbuild.pipeline.host import doctor as diagnose
+    from xbuild.pipeline.host_checks import doctor as diagnose
 
     matrix = load_matrix(o.matrix)
     rows = diagnose(matrix, o.namespace, node_map(o, matrix), State.console)
