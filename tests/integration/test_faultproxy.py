@@ -33,7 +33,7 @@ from tests.support.faultproxy import (
 from tests.support.run import docker
 from xbuild.host.local_registry import LocalRegistry
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.harness]  # tests tests/support
 
 MANIFEST_V2 = "application/vnd.docker.distribution.manifest.v2+json"
 

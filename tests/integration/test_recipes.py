@@ -8,66 +8,35 @@ configuration from the environment, and an entrypoint that starts its processes 
 commands of matrix.yml, run by verify). It proves nothing about the real upstream files.
 
 amd64 builds natively. dcm4chee is also built for arm32v7 under QEMU, where it takes the
-pure-Java codecs; imagetrove for arm64v8 is behind the e2e marker (its Debian stack takes
-about 15 minutes to install under emulation).
+pure-Java codecs; imagetrove for arm64v8 is an e2e test (tests/e2e/test_recipes_arm64.py: its
+Debian stack takes about 15 minutes to install under emulation).
 """
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
 
 import pytest
-import yaml
 
-from tests.support.artifacts import STAMP, serve, write_mirror_tree
-from tests.support.run import docker, xbuild
+from tests.support.artifacts import STAMP
+from tests.support.recipes import (
+    LOCK,
+    Recipes,
+    Registry,
+    build_and_verify,
+    built_ref,
+    in_image,
+    recipes_for,
+)
+from tests.support.run import docker
 
 pytestmark = pytest.mark.integration
 
-ROOT = Path(__file__).parents[2]
 RECIPES = ("dcm4chee", "diana", "imagetrove")
-LOCK = "downloads.lock"  # README, "Downloads": `<sha256>  <url>` lines in the image's folder
 NO_NATIVE_CODECS = "-Dcom.sun.media.imageio.disableCodecLib=true"
-PLATFORMS = {"amd64": "linux/amd64", "arm32v7": "linux/arm/v7", "arm64v8": "linux/arm64"}
-
-
-class Registry(Protocol):
-    @property
-    def address(self) -> str: ...
-
-
-@dataclass(frozen=True)
-class Recipes:
-    arch: str
-    matrix: Path
-    namespace: str
-    mirror: str
-    urls: dict[str, tuple[str, ...]]  # image -> the URLs the mirror serves stand-ins for
-
-    def ref(self, image: str) -> str:
-        return f"{self.namespace}/{image}:latest"
-
-
-def narrowed(doc: dict[str, Any], arch: str) -> dict[str, Any]:
-    """The matrix for one arch, checksum pins dropped: stand-ins never match real files."""
-    doc["architectures"] = [arch]
-    for spec in doc["images"].values():
-        spec["architectures"] = [arch]
-        if "arch_args" in spec:
-            spec["arch_args"] = {arch: spec["arch_args"][arch]}
-        for entry in (spec.get("downloads") or {}).values():
-            if isinstance(entry, dict):
-                entry.pop("sha256", None)
-                if isinstance(entry["url"], dict):
-                    entry["url"] = {arch: entry["url"][arch]}
-    return doc
 
 
 def read_lock(path: Path) -> dict[str, str]:
@@ -80,64 +49,11 @@ def read_lock(path: Path) -> dict[str, str]:
     return entries
 
 
-@contextmanager
-def recipes_for(registry: Registry, root: Path, arch: str,
-                images: tuple[str, ...]) -> Iterator[Recipes]:
-    """The repository's recipes narrowed to `arch`, its base pushed, stand-ins served."""
-    shutil.copytree(ROOT / "images", root / "images")
-    for lock in (root / "images").glob(f"*/{LOCK}"):
-        lock.unlink()  # the real files' checksums; the stand-ins are locked afresh
-    doc = narrowed(yaml.safe_load((ROOT / "matrix.yml").read_text()), arch)
-    (root / "matrix.yml").write_text(yaml.safe_dump(doc, sort_keys=False))
-    namespace = f"{registry.address}/recipes-{arch}"
-    bases = xbuild("bases", "-f", root / "matrix.yml", "--arch", arch, "--namespace", namespace)
-    assert bases.exit_code == 0, bases.stderr
-    urls = write_mirror_tree(root / "matrix.yml", images, root / "mirror")
-    with serve(root / "mirror") as mirror:
-        yield Recipes(arch=arch, matrix=root / "matrix.yml", namespace=namespace,
-                      mirror=mirror, urls=urls)
-
-
 @pytest.fixture(scope="module")
 def recipes(registry: Registry, tmp_path_factory: pytest.TempPathFactory
             ) -> Iterator[Recipes]:
     with recipes_for(registry, tmp_path_factory.mktemp("recipes"), "amd64", RECIPES) as found:
         yield found
-
-
-_BUILT: set[tuple[str, str]] = set()  # (namespace, image) built and verified in this session
-
-
-def built_ref(recipes: Recipes, image: str) -> str:
-    """The image's reference, built and verified first if no test has done it yet (each test
-    stands alone, whatever `-k` selects), and pulled, so that `docker run` prints nothing of
-    its own."""
-    if (recipes.namespace, image) not in _BUILT:
-        build_and_verify(recipes, image, recipes.matrix.parent / "logs")
-    pulled = docker("pull", "-q", "--platform", PLATFORMS[recipes.arch], recipes.ref(image))
-    assert pulled.returncode == 0, pulled.stderr
-    return recipes.ref(image)
-
-
-def build_and_verify(recipes: Recipes, image: str, tmp_path: Path) -> dict[str, object]:
-    built = xbuild("build", image, "-f", recipes.matrix, "--namespace", recipes.namespace,
-                   "--push", "--verify", "--json", "--log-dir", tmp_path,
-                   env={"XBUILD_MIRROR": recipes.mirror})
-    assert built.exit_code == 0, built.stderr
-    report = built.json()
-    assert report["verified"] is True  # the smoke commands passed in the image's own arch
-    _BUILT.add((recipes.namespace, image))
-    return report
-
-
-def in_image(recipes: Recipes, image: str, *command: str) -> str:
-    """stdout of a command in the image, without network; it must exit 0."""
-    done = docker("run", "--rm", "--network", "none", "--pull", "always",
-                  "--platform", PLATFORMS[recipes.arch], "--entrypoint", command[0],
-                  built_ref(recipes, image), *command[1:])
-    assert done.returncode == 0, done.stdout + done.stderr
-    return done.stdout
-
 
 
 # --- dcm4chee ------------------------------------------------------------------------------
@@ -305,15 +221,3 @@ def test_imagetrove_refuses_a_malformed_variable_in_one_line(recipes: Recipes) -
     assert run.returncode == 2
     assert run.stderr.strip() == ("imagetrove: ORTHANC_AET=WAY-TOO-LONG-FOR-DICOM: must be 1 "
                                   "to 16 letters, digits, _ or -")
-
-
-@pytest.mark.e2e
-def test_imagetrove_on_arm64v8_serves_all_three(registry: Registry,
-                                                tmp_path_factory: pytest.TempPathFactory,
-                                                tmp_path: Path) -> None:
-    root = tmp_path_factory.mktemp("recipes-arm64v8")
-    with recipes_for(registry, root, "arm64v8", ("imagetrove",)) as arm64:
-        build_and_verify(arm64, "imagetrove", tmp_path)  # smoke: all three serve, emulated
-        facts = in_image(arm64, "imagetrove", "sh", "-c", "uname -m; dpkg --print-architecture")
-        assert facts.split() == ["aarch64", "arm64"]
-

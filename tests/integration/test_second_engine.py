@@ -32,7 +32,7 @@ from tests.support.second_engine import (
 )
 from xbuild.host.local_registry import LocalRegistry
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.harness]  # tests tests/support
 
 # A session that starts an engine, prints its record and waits to be killed; it ends (and
 # stops its engine) when its stdin closes, so it never outlives the test's process.

@@ -21,7 +21,7 @@ from tests.support.engine import OWNER, free_port, own_the_session
 from tests.support.run import FixtureMatrix, docker
 from xbuild.host.local_registry import LocalRegistry
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.harness]  # tests tests/support
 
 
 def matrix_of(fixture_matrix: FixtureMatrix) -> dict[str, object]:

@@ -365,6 +365,7 @@ def test_failing_smoke_fails_the_arch(matrix_tagged: str, liars: Liars, empty_di
     assert_human_names(run, "amd64", "smoke:has-os-release")
 
 
+@pytest.mark.harness
 def test_no_leftover_local_tags_after_cleanup(registry: LocalRegistry, busybox: dict[str, Path],
                                               tmp_path: Path) -> None:
     """Liars.cleanup untags what it built and what was pulled from liars/ repositories."""

@@ -13,7 +13,6 @@ import pytest
 
 from xbuild.core import context_digest as cd
 from xbuild.core.context_digest import (
-    ContextEntry,
     ContextError,
     context_digest,
     context_entries,
@@ -339,12 +338,6 @@ def test_special_files_are_not_opened(ctx: Path, dockerfile: Path) -> None:
     assert [(e.path, e.kind, e.mode) for e in context_entries(ctx, dockerfile=dockerfile)] == [
         ("a", "file", 0o644), ("pipe", "fifo", 0o600)]
     digest(ctx, dockerfile)  # would block if the fifo were opened
-
-
-def test_entry_records_are_frozen() -> None:
-    entry = ContextEntry(path="a", kind="file", mode=0o644)
-    with pytest.raises(AttributeError):
-        entry.mode = 0o755  # type: ignore[misc]
 
 
 # --- errors -----------------------------------------------------------------------------

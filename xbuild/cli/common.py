@@ -4,12 +4,15 @@ exit code. Commands import the pipeline inside their bodies, so `plan`, `--help`
 
 from __future__ import annotations
 
+import copy
 import functools
+import inspect
 import sys
 from collections.abc import Callable, Iterable
-from typing import Annotated, ParamSpec, TypeVar
+from typing import Annotated, Any, ParamSpec, TypeVar
 
 import typer
+from typer.core import TyperCommand, TyperGroup, TyperOption
 
 import xbuild
 from xbuild.cli.options import Options
@@ -23,9 +26,59 @@ from xbuild.core.refs import quoted
 from xbuild.core.yamlfile import suggest
 from xbuild.output.console import Console
 
+GLOBAL_OPTIONS = ("verbose", "debug")
+
+
+def prose(text: str | None) -> str | None:
+    """Help text as paragraphs of one line each: a docstring's own line breaks would reach
+    the terminal mid-sentence; rich wraps a one-line paragraph at the terminal's width."""
+    if text is None:
+        return None
+    return "\n\n".join(" ".join(p.split()) for p in inspect.cleandoc(text).split("\n\n"))
+
+
+class XbuildGroup(TyperGroup):
+    """The app's command tree, amended once as typer builds it: every help text wraps as
+    prose, and every command also takes the global options after its name
+    (`xbuild all --push -v` as well as `xbuild -v all --push`), listed in its --help."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.help = prose(self.help)
+        after = [_after_command(p) for p in self.params
+                 if isinstance(p, TyperOption) and p.name in GLOBAL_OPTIONS]
+        _amend(self.commands.values(), after)
+
+
+def _after_command(option: TyperOption) -> TyperOption:
+    """A global option's copy for a command's own command line: given there, it turns the
+    same setting on (State.set) and passes nothing to the command."""
+    copied = copy.copy(option)
+    copied.expose_value = False
+    copied.callback = _given_after_command
+    copied.rich_help_panel = "Global options"
+    return copied
+
+
+def _given_after_command(_ctx: object, param: object, value: bool) -> None:
+    if value and isinstance(param, TyperOption) and param.name:
+        State.set(param.name, value)
+
+
+def _amend(commands: Iterable[object], after: list[TyperOption]) -> None:
+    for command in commands:
+        if isinstance(command, TyperGroup):
+            command.help = prose(command.help)
+            _amend(command.commands.values(), after)
+        elif isinstance(command, TyperCommand):
+            command.help = prose(command.help)
+            command.params.extend(after)
+
+
 app = typer.Typer(
     name="xbuild",
     help="Build, publish and verify one family of Docker images for several CPU architectures.",
+    cls=XbuildGroup,
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     context_settings={"help_option_names": ["-h", "--help"]},
@@ -38,6 +91,14 @@ R = TypeVar("R")
 class State:
     console = Console()
     debug = False
+
+    @classmethod
+    def set(cls, name: str, value: bool) -> None:
+        """Set a global option (GLOBAL_OPTIONS), given before or after the command."""
+        if name == "verbose":
+            cls.console.verbose = value
+        else:
+            cls.debug = value
 
 
 def handles_errors(command: Callable[P, R]) -> Callable[P, R]:
@@ -84,8 +145,8 @@ def _version(value: bool) -> None:
 def main_options(
     verbose: Annotated[bool, typer.Option(
         "--verbose", "-v", help="Echo every docker and host command before it runs.")] = False,
-    debug: Annotated[bool, typer.Option(help="Show tracebacks instead of one-line errors.")]
-    = False,
+    debug: Annotated[bool, typer.Option(
+        "--debug", help="Show tracebacks instead of one-line errors.")] = False,
     version: Annotated[bool | None, typer.Option("--version", callback=_version, is_eager=True,
                                                  help="Print the version and exit.")] = None,
 ) -> None:
