@@ -229,6 +229,7 @@ class FakeDocker(FakeEngine):
         self.published = lists or {}  # list ref -> entries (None: a single image)
         self.runs: list[RunCall] = []
         self.pulled: list[str] = []
+        self.exported: list[str] = []
         self.removed: list[str] = []
         self.local: set[str] = set()
         self.native = arch_named("amd64").platform  # type: ignore[union-attr]
@@ -251,6 +252,7 @@ class FakeDocker(FakeEngine):
                            entrypoint=image.entrypoint, env=image.env)
 
     def export(self, ref: Reference, output: Path, *, max_bytes: int) -> None:
+        self.exported.append(str(ref))
         files = self.images[str(ref)].files
         folders = sorted({str(p) for f in files for p in Path(f.lstrip("/")).parents} - {"."})
         with tarfile.open(output, "w") as tar:

@@ -135,7 +135,7 @@ def judge_parity(spec: ParitySpec, arches: Sequence[ArchReport]) -> Parity:
     skipped = f"; {', '.join(unread)} not read" if unread else ""
     excused = f"; {len(allowed)} allowed" if allowed else ""
     if found or problems:
-        observed = f"{len(found)} differences{excused}{skipped}"
+        observed = f"{len(found)} difference{'' if len(found) == 1 else 's'}{excused}{skipped}"
     else:
         observed = f"{len(items)} arches alike: {alike}{excused}{skipped}"
     return Parity(status=Verdict.FAIL if found or problems else Verdict.PASS,
