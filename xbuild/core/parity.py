@@ -128,10 +128,9 @@ def judge_parity(spec: ParitySpec, arches: Sequence[ArchReport]) -> Parity:
                 for p in inv.incomplete]
     problems += [f"{folder}: in no arch's image ({', '.join(items)})" for folder in spec.paths
                  if not any(("path", folder) in have for have in items.values())]
-    counts = Counter(k for have in items.values() for k, _ in have)
-    alike = (f"{counts['package'] // len(items)} Debian packages, "
-             f"{counts['python'] // len(items)} Python distributions, "
-             f"{counts['path'] // len(items)} paths")
+    counts = Counter(k for k, _ in {key for have in items.values() for key in have})
+    alike = (f"{counts['package']} Debian packages, {counts['python']} Python distributions, "
+             f"{counts['path']} paths")
     skipped = f"; {', '.join(unread)} not read" if unread else ""
     excused = f"; {len(allowed)} allowed" if allowed else ""
     if found or problems:
