@@ -71,6 +71,25 @@ def test_a_version_one_arch_differs_in_names_both_versions() -> None:
     assert messages(parity) == ["arm32v7: libfoo 1.2-3 (amd64, arm64v8: 1.2-4)"]
 
 
+def test_a_debian_rebuild_for_one_arch_is_the_same_package_and_shown_when_it_differs() -> None:
+    """bookworm's orthanc-dicomweb is 1.7+dfsg-6+b2 on amd64 and arm64, +b1 on armhf."""
+    parity = judged(inventory("amd64", packages={"orthanc-dicomweb": "1.7+dfsg-6+b2"}),
+                    inventory("arm32v7", packages={"orthanc-dicomweb": "1.7+dfsg-6+b1"}),
+                    inventory("arm64v8", packages={"orthanc-dicomweb": "1.7+dfsg-6+b2"}))
+    assert parity.status is Verdict.PASS
+    parity = judged(inventory("amd64", packages={"libfoo": "1.2-4"}),
+                    inventory("arm32v7", packages={"libfoo": "1.2-3+b1"}),
+                    inventory("arm64v8", packages={"libfoo": "1.2-4+b1"}))
+    assert messages(parity) == ["arm32v7: libfoo 1.2-3+b1 (amd64, arm64v8: 1.2-4)"]
+
+
+def test_an_item_allowed_on_every_arch_is_not_compared() -> None:
+    spec = ParitySpec(paths=(PLUGINS,), allow=(("amd64", ("libfoo",)), ("arm64v8", ("libfoo",))))
+    parity = judged(inventory("amd64", packages={"libfoo": "1"}),
+                    inventory("arm64v8", packages={"libfoo": "2"}), spec=spec)
+    assert (parity.status, parity.allowed) == (Verdict.PASS, ())
+
+
 def test_a_package_on_two_arches_only_is_named() -> None:
     both = {"libc6": "2.36-9", "libbar": "2.0"}
     parity = judged(inventory("amd64", packages=both), inventory("arm32v7"),

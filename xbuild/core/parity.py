@@ -2,6 +2,10 @@
 version), the same Python distributions, and the same entries under the folders matrix.yml
 declares; `parity.allow` names what one arch alone may have or lack. Pure.
 
+Debian rebuilds a package for one arch at a time (a binNMU: 1.7+dfsg-6+b2 on amd64 and arm64,
++b1 on armhf, for bookworm's orthanc-dicomweb); the same source version rebuilt is the same
+package here, so a version's trailing +bN is not compared (it is shown).
+
 An item allowed for an arch is compared among the other arches only. Where arches differ, the
 odd one out is named against the rest: the most common state is the reference (on a tie,
 having the item beats lacking it, then the first arch in table order).
@@ -27,7 +31,9 @@ MAX_DIFFERENCES = 200  # kept in a verdict; the rest are counted
 KINDS = ("package", "python", "path")
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9+._-]{0,127}")  # Debian's and PyPI's names
 _PRINTABLE_PATH = re.compile(r"/[^\x00-\x1f\x7f]*")
-Items = dict[tuple[str, str], str]  # (kind, name or path) -> what the arch has
+_BINNMU = re.compile(r"\+b[0-9]+$")
+# (kind, name or path) -> what the arch has: (as compared, as shown)
+Items = dict[tuple[str, str], tuple[str, str]]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -158,11 +164,15 @@ def _items(inventory: Inventory) -> Items:
         versions.setdefault(("package", package.name), set()).add(package.version)
     for dist in inventory.distributions:
         versions.setdefault(("python", dist.key), set()).add(dist.version)
-    found: Items = {key: ", ".join(sorted(v)) for key, v in versions.items()}
+    found: Items = {}
+    for key, have in versions.items():
+        shown = ", ".join(sorted(have))
+        found[key] = (", ".join(sorted({_BINNMU.sub("", v) for v in have}))
+                      if key[0] == "package" else shown, shown)
     for listing in inventory.listings:
         if listing.entries is not None:
-            found["path", listing.folder] = "present"
-            found.update((("path", f"{listing.folder}/{e}"), "present")
+            found["path", listing.folder] = ("present", "present")
+            found.update((("path", f"{listing.folder}/{e}"), ("present", "present"))
                          for e in listing.entries)
     return found
 
@@ -177,16 +187,19 @@ def _differences(spec: ParitySpec, items: Mapping[str, Items]
     allowed: list[Difference] = []
     named: set[tuple[str, str]] = set()  # (arch, path) named already
     for kind_, item in keys:
-        states = {a: have.get((kind_, item), "") for a, have in items.items()}
+        states = {a: have.get((kind_, item), ("", "")) for a, have in items.items()}
         judged = [a for a in states if not spec.allows(a, kind_, item)]
-        reference = _reference([states[a] for a in judged] or list(states.values()))
-        others = tuple(a for a in judged if states[a] == reference)
-        for arch, state in states.items():
+        if not judged:  # allowed on every arch: nothing to compare it with
+            continue
+        reference = _reference([states[a][0] for a in judged])
+        others = tuple(a for a in judged if states[a][0] == reference)
+        for arch, (state, shown) in states.items():
             if state == reference or (kind_ == "path" and _under_named(arch, item, named)):
                 continue
             named.add((arch, item))
-            difference = Difference(arch=arch, kind=kind_, item=item, observed=state,
-                                    others=others, others_have=reference)
+            difference = Difference(arch=arch, kind=kind_, item=item, observed=shown,
+                                    others=others,
+                                    others_have=states[others[0]][1] if others else "")
             (allowed if spec.allows(arch, kind_, item) else found).append(difference)
     return found, allowed
 
