@@ -181,7 +181,7 @@ def test_an_export_with_more_members_than_the_cap_is_refused(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(rootfs, "MAX_MEMBERS", 100)
     archive = tar_of(tmp_path / "many.tar", dict.fromkeys(many(101), b""))
-    with pytest.raises(CommandFailed, match="more than 100 files or 128 MiB of names"):
+    with pytest.raises(CommandFailed, match="more than 100 files or 64 MiB of names"):
         read_rootfs(archive, [])
     assert read_rootfs(tar_of(tmp_path / "ok.tar", dict.fromkeys(many(100), b"")), [])
 
