@@ -135,9 +135,7 @@ def read_rootfs(archive: Path, candidates: Iterable[str]) -> Rootfs:
     name_bytes = 0
     with tarfile.open(archive, mode="r|") as tar:
         while (member := tar.next()) is not None:
-            # tarfile keeps every header it has read, even in stream mode (about 400 bytes
-            # each); nothing here needs them again (no hard link is followed through tar).
-            tar.members.clear()
+            _forget_headers(tar)
             name = _name(member.name)
             name_bytes += len(name) + len(member.linkname)
             if len(members) >= MAX_MEMBERS or name_bytes > MAX_NAME_BYTES:
@@ -147,6 +145,15 @@ def read_rootfs(archive: Path, candidates: Iterable[str]) -> Rootfs:
             if member.isfile():
                 _read_member(tar, member, name, wanted=wanted, heads=heads, found=found)
     return Rootfs(members, heads, found)
+
+
+def _forget_headers(tar: tarfile.TarFile) -> None:
+    """tarfile keeps every header it has read, even in stream mode (about 400 bytes each, in
+    an attribute it does not document); nothing here needs them again (no hard link is
+    followed through tar), so they are dropped as the pass goes."""
+    kept = getattr(tar, "members", None)
+    if isinstance(kept, list):
+        kept.clear()
 
 
 def _read_member(tar: tarfile.TarFile, member: tarfile.TarInfo, name: str, *,
