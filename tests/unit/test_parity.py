@@ -237,3 +237,11 @@ def test_an_allowance_for_an_arch_the_image_is_not_built_for_is_refused(
     assert str(caught.value) == (
         f"{path}: images.orthanc.parity.allow.arm32v7: not an architecture the image is "
         "built for; it is built for amd64, arm64v8")
+
+
+def test_what_an_image_names_reaches_no_output_with_control_characters() -> None:
+    parity = judged(inventory("amd64", plugins=(*SO, "evil\n::error::x\x1b[31m.so")),
+                    inventory("arm64v8"))
+    (difference,) = parity.differences
+    assert difference.item == f"{PLUGINS}/evil ::error::x [31m.so"
+    assert str(difference) == f"arm64v8: lacks {PLUGINS}/evil ::error::x [31m.so (amd64 has it)"

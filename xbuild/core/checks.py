@@ -80,6 +80,10 @@ class Difference:
     others: tuple[str, ...]
     others_have: str  # "" when they lack the item
 
+    def __post_init__(self) -> None:  # names and versions come from the image
+        for name in ("item", "observed", "others_have"):
+            object.__setattr__(self, name, printable(getattr(self, name), 1024))
+
     def __str__(self) -> str:
         them = ", ".join(self.others)
         one = len(self.others) == 1
