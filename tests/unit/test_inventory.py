@@ -4,13 +4,13 @@ entries under declared folders, and the caps that keep a hostile image from eati
 from __future__ import annotations
 
 import io
-import tarfile
 import tracemalloc
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from tests.unit.fakes import write_tar
 from xbuild.core import inventory
 from xbuild.core.errors import CommandFailed
 from xbuild.core.inventory import DebPackage, InventoryBuilder, Listing, PythonDist
@@ -127,20 +127,7 @@ def test_names_from_an_image_are_stripped_of_control_characters() -> None:
 
 
 def tar_of(path: Path, members: dict[str, bytes | str | None]) -> Path:
-    """A tar as `docker export` writes one: bytes a file, str a symlink, None a folder."""
-    with tarfile.open(path, "w") as tar:
-        for name, content in members.items():
-            info = tarfile.TarInfo(name)
-            if content is None:
-                info.type, info.mode = tarfile.DIRTYPE, 0o755
-                tar.addfile(info)
-            elif isinstance(content, str):
-                info.type, info.linkname = tarfile.SYMTYPE, content
-                tar.addfile(info)
-            else:
-                info.size, info.mode = len(content), 0o644
-                tar.addfile(info, io.BytesIO(content))
-    return path
+    return write_tar(path, members, mode=0o644)
 
 
 @pytest.fixture
