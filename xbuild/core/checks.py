@@ -146,6 +146,17 @@ class Report:
         return bool(self.arches) and all(a.ok for a in self.arches) \
             and self.parity.status is not Verdict.FAIL
 
+    def refusal(self) -> str:
+        """Why its images may not be listed, in one line (the gate's); "" when they may."""
+        failed = [f"{a.arch.name} " + ", ".join(c.check for c in a.checks
+                                                if c.status is Verdict.FAIL)
+                  for a in self.arches if not a.ok]
+        if self.parity.status is Verdict.FAIL:
+            lines = self.parity.lines()
+            more = f" and {len(lines) - 3} more" if len(lines) > 3 else ""
+            failed.append(f"parity: {'; '.join(lines[:3])}{more}")
+        return f"not published: verification failed: {'; '.join(failed)}" if failed else ""
+
     def as_dict(self) -> dict[str, Any]:
         return {"ref": str(self.ref), "ok": self.ok, "warnings": list(self.warnings),
                 "parity": self.parity.as_dict(),

@@ -77,16 +77,4 @@ class VerifyGate:
             self.failed |= {r.target.key for r, a in zip(built, arches, strict=True)
                             if unlike or not a.ok}
             show(report, self.console)
-        return refusal(report)
-
-
-def refusal(report: Report) -> str:
-    """Why a report's images may not be listed, in one line; "" when they may."""
-    failed = [f"{a.arch.name} " + ", ".join(c.check for c in a.checks
-                                            if c.status is Verdict.FAIL)
-              for a in report.arches if not a.ok]
-    if report.parity.status is Verdict.FAIL:
-        lines = report.parity.lines()
-        more = f" and {len(lines) - 3} more" if len(lines) > 3 else ""
-        failed.append(f"parity: {'; '.join(lines[:3])}{more}")
-    return f"not published: verification failed: {'; '.join(failed)}" if failed else ""
+        return report.refusal()
