@@ -245,3 +245,13 @@ def test_what_an_image_names_reaches_no_output_with_control_characters() -> None
     (difference,) = parity.differences
     assert difference.item == f"{PLUGINS}/evil ::error::x [31m.so"
     assert str(difference) == f"arm64v8: lacks {PLUGINS}/evil ::error::x [31m.so (amd64 has it)"
+
+
+def test_the_gates_refusal_names_the_first_three_differences_and_counts_the_rest() -> None:
+    many = tuple(f"f{n}.so" for n in range(5))
+    parity = judged(inventory("amd64", plugins=many), inventory("arm64v8", plugins=()))
+    report = Report(ref=Reference.parse("r.example/ns/img:t"), arches=(), parity=parity)
+    assert report.refusal() == (
+        f"not published: verification failed: parity: arm64v8: lacks {PLUGINS}/f0.so (amd64 "
+        f"has it); arm64v8: lacks {PLUGINS}/f1.so (amd64 has it); arm64v8: lacks "
+        f"{PLUGINS}/f2.so (amd64 has it) and 2 more")
