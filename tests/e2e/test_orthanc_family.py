@@ -61,6 +61,9 @@ def test_orthanc_family_builds_publishes_and_verifies_on_every_arch(
         arches = verdict["arches"]
         assert isinstance(arches, list)
         assert {a["arch"] for a in arches} == set(ARCHES)
+        parity = verdict["parity"]
+        assert isinstance(parity, dict)
+        assert (parity["status"], parity["arches"]) == ("pass", list(ARCHES)), parity
         for arch in arches:
             checks = {c["check"]: c["status"] for c in arch["checks"]}
             assert checks["run"] == "pass", (image, arch["arch"], checks)

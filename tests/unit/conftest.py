@@ -259,6 +259,9 @@ HOSTILE_CASES: tuple[BadCase, ...] = (
     BadCase("download-encoded-dot-dot", _put(*_ORTHANC, "downloads", value={
         "a.zip": "https://example.org/%2e%2e/%2e%2e/etc/hostname"}),
             "images.orthanc.downloads.a.zip.url", ("has . or .. segments",)),
+    BadCase("parity-path-with-escapes", _put(*_ORTHANC, "parity", value={
+        "paths": ["/usr/share/\x1b[31m"]}), "images.orthanc.parity.paths",
+            ("is not an absolute path",)),
     BadCase("matrix-over-1-mib", _text("# " + "x" * (1 << 20) + "\nnamespace: x\n"), "",
             ("larger than 1024 KiB",)),
 )
@@ -361,6 +364,37 @@ BAD_CASES: tuple[BadCase, ...] = (
     BadCase("arch-args-nested",
             _put(*_ORTHANC, "arch_args", value={"amd64": {"A": ["x"]}}),
             "images.orthanc.arch_args.amd64.A", ("must be a string or number",)),
+    BadCase("parity-not-a-mapping", _put(*_ORTHANC, "parity", value=["/usr/share"]),
+            "images.orthanc.parity", ("must be a mapping with paths and allow", "a list")),
+    BadCase("parity-unknown-key", _put(*_ORTHANC, "parity", value={"path": ["/usr/share"]}),
+            "images.orthanc.parity.path", ("unknown key", "(did you mean 'paths'?)")),
+    BadCase("parity-paths-not-a-list", _put(*_ORTHANC, "parity", value={"paths": "/usr"}),
+            "images.orthanc.parity.paths", ("must be a list of at most 16 folders",)),
+    BadCase("parity-path-relative", _put(*_ORTHANC, "parity", value={"paths": ["usr/share"]}),
+            "images.orthanc.parity.paths", ("'usr/share' is not an absolute path",)),
+    BadCase("parity-path-dot-dot", _put(*_ORTHANC, "parity", value={
+        "paths": ["/usr/../etc"]}), "images.orthanc.parity.paths",
+            ("'/usr/../etc': name a folder below /, without '.', '..' or '//'",)),
+    BadCase("parity-path-root", _put(*_ORTHANC, "parity", value={"paths": ["/"]}),
+            "images.orthanc.parity.paths", ("name a folder below /",)),
+    BadCase("parity-allow-unknown-arch", _put(*_ORTHANC, "parity", value={
+        "allow": {"arm64": ["libfoo"]}}), "images.orthanc.parity.allow.arm64",
+            ("not an architecture the image is built for (did you mean 'arm64v8'?)",
+             "it is built for amd64, arm32v7, arm64v8")),
+    BadCase("parity-allow-not-a-list", _put(*_ORTHANC, "parity", value={
+        "allow": {"amd64": "libfoo"}}), "images.orthanc.parity.allow.amd64",
+            ("must be a list of 1 to 256 package names or paths",)),
+    BadCase("parity-allow-not-a-name", _put(*_ORTHANC, "parity", value={
+        "allow": {"amd64": ["lib foo"]}}), "images.orthanc.parity.allow.amd64",
+            ("'lib foo' is neither a package name nor an absolute path",)),
+    BadCase("parity-allow-path-outside-paths", _put(*_ORTHANC, "parity", value={
+        "paths": ["/opt/dcm4chee"], "allow": {"amd64": ["/opt/dcm4chee-old/x.so"]}}),
+            "images.orthanc.parity.allow.amd64",
+            ("'/opt/dcm4chee-old/x.so' is not under any folder of parity.paths "
+             "(/opt/dcm4chee)",)),
+    BadCase("parity-allow-path-dot-dot", _put(*_ORTHANC, "parity", value={
+        "paths": ["/opt"], "allow": {"amd64": ["/opt/../etc/passwd"]}}),
+            "images.orthanc.parity.allow.amd64", ("without '.', '..'",)),
     *HOSTILE_CASES,
 )
 

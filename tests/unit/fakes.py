@@ -229,6 +229,7 @@ class FakeDocker(FakeEngine):
         self.published = lists or {}  # list ref -> entries (None: a single image)
         self.runs: list[RunCall] = []
         self.pulled: list[str] = []
+        self.exported: list[str] = []
         self.removed: list[str] = []
         self.local: set[str] = set()
         self.native = arch_named("amd64").platform  # type: ignore[union-attr]
@@ -251,21 +252,12 @@ class FakeDocker(FakeEngine):
                            entrypoint=image.entrypoint, env=image.env)
 
     def export(self, ref: Reference, output: Path, *, max_bytes: int) -> None:
+        self.exported.append(str(ref))
         files = self.images[str(ref)].files
         folders = sorted({str(p) for f in files for p in Path(f.lstrip("/")).parents} - {"."})
-        with tarfile.open(output, "w") as tar:
-            for folder in folders:  # as `docker export` writes them: folders first
-                info = tarfile.TarInfo(folder)
-                info.type, info.mode = tarfile.DIRTYPE, 0o755
-                tar.addfile(info)
-            for path, content in files.items():
-                info = tarfile.TarInfo(path.lstrip("/"))
-                if isinstance(content, str):
-                    info.type, info.linkname = tarfile.SYMTYPE, content
-                    tar.addfile(info)
-                else:
-                    info.size, info.mode = len(content), 0o755
-                    tar.addfile(info, io.BytesIO(content))
+        members: dict[str, bytes | str | None] = dict.fromkeys(folders)  # folders first,
+        members |= {p.lstrip("/"): c for p, c in files.items()}  # as `docker export` does
+        write_tar(output, members)
 
     def remove_image(self, ref: Reference) -> None:
         self.removed.append(str(ref))
@@ -292,6 +284,24 @@ class FakeDocker(FakeEngine):
 
     def native_platforms(self) -> list[Platform]:
         return [self.native]
+
+
+def write_tar(path: Path, members: Mapping[str, bytes | str | None], mode: int = 0o755) -> Path:
+    """A tar as `docker export` writes one: bytes a file (of `mode`), str a symlink, None a
+    folder."""
+    with tarfile.open(path, "w") as tar:
+        for name, content in members.items():
+            info = tarfile.TarInfo(name)
+            if content is None:
+                info.type, info.mode = tarfile.DIRTYPE, 0o755
+                tar.addfile(info)
+            elif isinstance(content, str):
+                info.type, info.linkname = tarfile.SYMTYPE, content
+                tar.addfile(info)
+            else:
+                info.size, info.mode = len(content), mode
+                tar.addfile(info, io.BytesIO(content))
+    return path
 
 
 def elf_head(a: Arch) -> bytes:

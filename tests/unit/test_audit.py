@@ -11,6 +11,7 @@ from tests.unit.fakes import FakeDocker, FakeImage, arch, elf_head
 from xbuild.core.answers import ListEntry
 from xbuild.core.checks import Report, Verdict, check_smoke
 from xbuild.core.errors import ExitCode, NotAList, RegistryError
+from xbuild.core.parity import ParitySpec
 from xbuild.core.refs import Reference
 from xbuild.core.smoke import PROBE, SmokeTest
 from xbuild.engine.audit import audit
@@ -139,3 +140,33 @@ def test_a_smoke_test_shows_its_last_line_or_only_its_exit_code() -> None:
     assert check_smoke("up", 0, "").observed == "exit 0"
     assert check_smoke("up", 1, "starting\n\x1b[31mrefused\x1b[0m\n").observed == \
         "exit 1: [31mrefused [0m"  # no ESC reaches a terminal or a workflow log
+
+
+def dpkg_status(*packages: tuple[str, str]) -> bytes:
+    return "".join(f"Package: {name}\nStatus: install ok installed\nVersion: {version}\n\n"
+                   for name, version in packages).encode()
+
+
+def test_parity_is_judged_from_the_same_export_and_pull_as_every_other_fact() -> None:
+    amd64, arm64 = image("amd64"), image("arm64v8")
+    amd64.files |= {"/var/lib/dpkg/status": dpkg_status(("libc6", "2.36-9"), ("curl", "7.88")),
+                    "/srv/plugins/a.so": b"", "/srv/plugins/b.so": b""}
+    arm64.files |= {"/var/lib/dpkg/status": dpkg_status(("libc6", "2.36-9")),
+                    "/srv/plugins/a.so": b""}
+    docker = docker_with({D_AMD64: amd64, D_ARM64: arm64})
+    report = audit(LIST, (AMD64, ARM64), (), docker,
+                   parity=ParitySpec(paths=("/srv/plugins",)))
+    assert report.parity.status is Verdict.FAIL
+    assert report.parity.lines() == ["arm64v8: lacks curl (amd64: 7.88)",
+                                     "arm64v8: lacks /srv/plugins/b.so (amd64 has it)"]
+    assert not report.ok
+    assert all(a.ok for a in report.arches)  # each arch alone is what it claims
+    pinned = [f"127.0.0.1:5000/ns/img@{d}" for d in (D_AMD64, D_ARM64)]
+    assert (docker.pulled, docker.exported) == (pinned, pinned)  # once each, nothing more
+
+
+def test_parity_of_one_arch_verified_is_not_checked() -> None:
+    docker = docker_with({D_AMD64: image("amd64"), D_ARM64: image("arm64v8")})
+    report = audit(LIST, (AMD64,), (), docker)
+    assert report.parity.status is Verdict.NOT_CHECKED
+    assert report.ok

@@ -106,7 +106,7 @@ def test_unknown_key_message_in_full(write_matrix: WriteMatrix,
     assert str(caught.value) == (
         f"{path}: images.orthanc.architecures: unknown key (did you mean 'architectures'?); "
         "known keys: context, dockerfile, from, architectures, args, arch_args, smoke, downloads, "
-        "description, secrets")
+        "description, secrets, parity")
 
 
 def test_unknown_arch_lists_every_known_arch(write_matrix: WriteMatrix,

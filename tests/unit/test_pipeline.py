@@ -22,13 +22,16 @@ from tests.unit.fakes import (
 from xbuild.core.answers import Published
 from xbuild.core.buildspec import IDENTITY_LABEL
 from xbuild.core.errors import ExitCode, exit_code
-from xbuild.core.matrix import load_matrix
+from xbuild.core.matrix import Matrix, load_matrix
 from xbuild.core.plan import make_plan
-from xbuild.core.results import ListStatus, Status, push_outcomes
+from xbuild.core.platforms import Arch
+from xbuild.core.refs import Reference
+from xbuild.core.results import ListStatus, Status, TargetResult, push_outcomes
 from xbuild.output.console import Console
 from xbuild.pipeline.bases import publish_bases
 from xbuild.pipeline.build import BuildSettings, build
 from xbuild.pipeline.tools import Tools
+from xbuild.pipeline.verify import VerifyGate
 
 AMD64, ARM64 = arch("amd64"), arch("arm64v8")
 NS = "127.0.0.1:5000/ns"
@@ -96,6 +99,67 @@ def test_build_verify_says_nothing_of_an_image_none_of_whose_arches_built(
     err = capsys.readouterr().err
     assert "verified" not in err  # neither "verified" nor "NOT verified": nothing was
     assert docker.runs == []
+
+
+@pytest.fixture
+def two_arches(write_matrix: Callable[..., Path], matrix_doc: dict[str, Any]) -> Path:
+    matrix_doc["architectures"] = ["amd64", "arm64v8"]
+    matrix_doc["images"] = {"orthanc": {"context": "images/orthanc",
+                                        "parity": {"paths": ["/srv/plugins"]}}}
+    return write_matrix(matrix_doc, dockerfiles={"orthanc": "FROM scratch\nCOPY . /\n"})
+
+
+def plugin_image(a: str, uname: str, plugins: tuple[str, ...]) -> FakeImage:
+    files: dict[str, bytes | str] = {"/bin/busybox": elf_head(arch(a)), "/bin/sh": "busybox"}
+    files |= {f"/srv/plugins/{p}": b"" for p in plugins}
+    return FakeImage(platform=arch(a).platform, labels={"architecture": a}, files=files,
+                     answers={"arch": (0, uname)})
+
+
+def pushed(matrix: Matrix, *arches: Arch) -> list[TargetResult]:
+    """This run's results for orthanc's `arches`, pushed as FakeEngine would have."""
+    plan = make_plan(matrix, namespace=NS, arches=arches)
+    return [TargetResult(target=t, status=Status.PUSHED, digest=digest_for(str(t.ref)))
+            for t in plan.targets]
+
+
+def plugins_docker(arm64_plugins: tuple[str, ...]) -> FakeDocker:
+    return FakeDocker(images={
+        f"{NS}/orthanc@{digest_for(f'{NS}/orthanc:latest-amd64')}":
+            plugin_image("amd64", "x86_64", ("a.so", "b.so")),
+        f"{NS}/orthanc@{digest_for(f'{NS}/orthanc:latest-arm64v8')}":
+            plugin_image("arm64v8", "aarch64", arm64_plugins)})
+
+
+LIST_REF = Reference.parse(f"{NS}/orthanc:latest")
+
+
+def test_the_gate_refuses_arches_that_differ_naming_the_file_and_records_neither(
+        two_arches: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    matrix = load_matrix(two_arches)
+    docker = plugins_docker(("a.so",))
+    gate = VerifyGate(matrix, kit(docker), Console())
+    refused = gate.verify("orthanc", LIST_REF, pushed(matrix, AMD64, ARM64))
+    assert refused == ("not published: verification failed: parity: arm64v8: lacks "
+                       "/srv/plugins/b.so (amd64 has it)")
+    assert (gate.ok, gate.failed) == (False, {"orthanc-amd64", "orthanc-arm64v8"})
+    assert len(docker.exported) == 2  # parity read the exports the other checks read
+    err = capsys.readouterr().err
+    assert f"✗ {NS}/orthanc:latest parity: arm64v8: lacks /srv/plugins/b.so (amd64 has it)" \
+        in err
+
+
+def test_the_gate_passes_alike_arches_and_does_not_check_parity_of_one(
+        two_arches: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    matrix = load_matrix(two_arches)
+    gate = VerifyGate(matrix, kit(plugins_docker(("a.so", "b.so"))), Console())
+    assert gate.verify("orthanc", LIST_REF, pushed(matrix, AMD64, ARM64)) == ""
+    assert "all arches  parity: ✓ 2 arches alike: 0 Debian packages, 0 Python " \
+           "distributions, 3 paths" in capsys.readouterr().err
+    assert gate.verify("orthanc", LIST_REF, pushed(matrix, ARM64)) == ""
+    assert "all arches  parity: – not checked: only arm64v8 verified here" in \
+        capsys.readouterr().err
+    assert (gate.ok, gate.failed) == (True, set())
 
 
 def explode(*_args: object, **_kwargs: object) -> None:

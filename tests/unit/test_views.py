@@ -7,6 +7,7 @@ import re
 import pytest
 from rich.console import Console as RichConsole
 
+from tests.unit.fakes import arch
 from tests.unit.reports import (
     BASE_ARM64_FAILED,
     FAILED_RUN,
@@ -16,9 +17,11 @@ from tests.unit.reports import (
     report,
     result,
 )
+from xbuild.core.checks import NOT_COMPARED, ArchReport, Check, Difference, Parity, Report, Verdict
+from xbuild.core.refs import Reference
 from xbuild.core.results import ListStatus, RunReport, Status
 from xbuild.output.console import Console, plain_row, rich_table
-from xbuild.output.views import summary_grid, summary_markdown
+from xbuild.output.views import summary_grid, summary_markdown, verify_failures, verify_grid
 
 # --- the Markdown summary ----------------------------------------------------------------
 
@@ -142,3 +145,50 @@ def test_the_timeline_is_a_gantt_chart_with_a_section_per_node() -> None:
         "    section jetson",
         "    base arm64v8 (emulated) :crit, t1, 2, 14",
         "```"]
+
+
+# --- the verify grid -------------------------------------------------------------------
+
+
+def _differences(count: int) -> tuple[Difference, ...]:
+    return tuple(Difference(arch="arm64v8", kind="path", item=f"/srv/p/{n}.so", observed="",
+                            others=("amd64",), others_have="present") for n in range(count))
+
+
+def _verdict(parity: Parity) -> Report:
+    arches = tuple(ArchReport(arch=a, digest="sha256:" + "0" * 64, checks=(
+        Check(check="list", status=Verdict.PASS, observed=str(a.platform)),))
+        for a in (arch("amd64"), arch("arm64v8")))
+    return Report(ref=Reference.parse("r.example/ns/img:t"), arches=arches, parity=parity)
+
+
+def test_parity_is_a_row_of_its_own_under_a_column_of_its_own() -> None:
+    parity = Parity(status=Verdict.FAIL, observed="5 differences", arches=("amd64", "arm64v8"),
+                    differences=_differences(5))
+    grid = verify_grid(_verdict(parity))
+    assert grid.title == "r.example/ns/img:t: NOT verified"
+    assert grid.headers == ("arch", "list", "parity")
+    assert [cells[0] for cells, _ in grid.rows] == ["amd64", "arm64v8", "all arches"]
+    assert [cells[-1] for cells, _ in grid.rows[:2]] == ["", ""]
+    (cells, style) = grid.rows[-1]
+    assert (cells[1], style) == ("", "red")
+    assert cells[2].splitlines() == [
+        "✗ 5 differences", "arm64v8: lacks /srv/p/0.so (amd64 has it)",
+        "arm64v8: lacks /srv/p/1.so (amd64 has it)", "arm64v8: lacks /srv/p/2.so (amd64 has it)",
+        "…"]
+    assert verify_failures(_verdict(parity))[-1] == \
+        "✗ r.example/ns/img:t parity: arm64v8: lacks /srv/p/4.so (amd64 has it)"
+
+
+def test_parity_lines_below_the_grid_are_capped_and_point_to_json() -> None:
+    parity = Parity(status=Verdict.FAIL, observed="30 differences", differences=_differences(30))
+    lines = verify_failures(_verdict(parity))
+    assert len(lines) == 21
+    assert lines[-1] == "✗ r.example/ns/img:t parity: 10 more lines (--json lists them)"
+
+
+def test_parity_not_checked_is_shown_as_such_never_as_a_pass() -> None:
+    grid = verify_grid(_verdict(NOT_COMPARED))
+    assert grid.title == "r.example/ns/img:t: verified"
+    assert grid.rows[-1] == (("all arches", "", "– not checked"), None)
+    assert plain_row(grid.headers, grid.rows[-1][0]) == "all arches  parity: – not checked"

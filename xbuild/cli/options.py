@@ -75,9 +75,9 @@ DECLARED: dict[str, Any] = {
         help="Build in-matrix parents of the selected images in this run, or take the "
              "parents' per-arch tags already published.")],
     "verify": Annotated[bool, typer.Option(
-        help="Verify each image this run builds, as `xbuild verify` does (smoke tests "
-             "included), before its manifest list is published; a failure withholds the "
-             "list (exit 7).")],
+        help="Verify each image this run builds, as `xbuild verify` does (smoke tests and "
+             "parity across arches included), before its manifest list is published; a "
+             "failure withholds the list (exit 7).")],
     "builder": Annotated[list[str] | None, typer.Option(
         help="Build an arch on a node: ARCH=NAME (repeatable), or NAME for every arch. NAME "
              "is a docker context (an engine, e.g. over ssh) or a buildx builder; overrides "

@@ -12,6 +12,7 @@ from xbuild.cli.options import ArchOpt, JsonOpt
 from xbuild.core.errors import InvalidReference, SelectionError
 from xbuild.core.imagespec import ImageSpec
 from xbuild.core.matrix import Matrix, load_matrix
+from xbuild.core.parity import NO_PARITY
 from xbuild.core.refs import Reference
 from xbuild.output.console import print_json
 
@@ -32,8 +33,10 @@ def verify(
     """Prove every arch of a published image is what it claims.
 
     Per arch: the list entry, the image config, the `architecture` label, a real `arch`
-    run, the ELF header of its binaries, dpkg, and the matrix's smoke commands. Exit 0 only
-    when every applicable check passes; 7 otherwise.
+    run, the ELF header of its binaries, dpkg, and the matrix's smoke commands. Then parity
+    across the arches: the same Debian packages and Python distributions, and the same files
+    under the matrix's parity.paths. Exit 0 only when every applicable check passes; 7
+    otherwise.
     """
     from xbuild.pipeline.tools import tools
     from xbuild.pipeline.verify import verify as audit
@@ -46,7 +49,7 @@ def verify(
     spec = _matrix_image(the_matrix, reference)
     wanted = parse_arches(arch) or (spec.arches if spec else ())
     report = audit(reference, wanted, spec.smoke if spec else (), tools(State.console).docker,
-                   State.console)
+                   State.console, parity=spec.parity if spec else NO_PARITY)
     if as_json:
         print_json(report.as_dict())
     finish([True], lied=not report.ok)

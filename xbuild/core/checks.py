@@ -3,7 +3,8 @@
 Claims lie: a list entry can point at another arch's image, a config can name the wrong
 arch, a label can be copied across, and `uname -m` answers for the kernel, not the userspace.
 So each arch is judged on its list entry, its config, its label, a real run, the ELF header
-of its binaries (read without running them) and dpkg, each on its own.
+of its binaries (read without running them) and dpkg, each on its own; then the arches are
+compared with each other (parity, judged in core/parity.py).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from enum import StrEnum
 from typing import Any
 
 from xbuild.core.answers import ListEntry
+from xbuild.core.inventory import Inventory
 from xbuild.core.platforms import ARCHES, Arch, Elf, Platform, arch_for_platform
 from xbuild.core.refs import Reference
 from xbuild.core.text import printable
@@ -26,6 +28,7 @@ class Verdict(StrEnum):
     PASS = "pass"
     FAIL = "fail"
     NA = "n/a"
+    NOT_CHECKED = "not checked"  # could not be judged here: never a pass
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -49,6 +52,7 @@ class ImageFacts:
     elf_head: bytes = b""
     has_shell: bool = False
     has_dpkg: bool = False
+    inventory: Inventory = field(default_factory=Inventory)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -56,6 +60,8 @@ class ArchReport:
     arch: Arch
     digest: str
     checks: tuple[Check, ...]
+    # What its files hold, for parity; None when its image could not be read.
+    inventory: Inventory | None = field(default=None, compare=False, repr=False)
 
     @property
     def ok(self) -> bool:
@@ -63,18 +69,97 @@ class ArchReport:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class Difference:
+    """One way one arch differs from the others: `arch` has `observed` ("" when it lacks
+    the item); `others` are the arches it is compared with, and what they have."""
+
+    arch: str
+    kind: str  # "package" (Debian), "python" or "path"
+    item: str  # a package's or distribution's name, or an absolute path
+    observed: str
+    others: tuple[str, ...]
+    others_have: str  # "" when they lack the item
+
+    def __post_init__(self) -> None:  # names and versions come from the image
+        for name in ("item", "observed", "others_have"):
+            object.__setattr__(self, name, printable(getattr(self, name), 1024))
+
+    def __str__(self) -> str:
+        them = ", ".join(self.others)
+        one = len(self.others) == 1
+        name = f"python {self.item}" if self.kind == "python" else self.item
+        if self.kind == "path":
+            theirs = f"{them} {'lacks' if one else 'lack'} it" if self.observed else \
+                f"{them} {'has' if one else 'have'} it"
+            mine = f"has {name}" if self.observed else f"lacks {name}"
+        else:
+            theirs = f"{them}: {self.others_have}" if self.others_have else \
+                f"{them} {'lacks' if one else 'lack'} it"
+            mine = f"{name} {self.observed}" if self.observed else f"lacks {name}"
+        return printable(f"{self.arch}: {mine} ({theirs})", 400)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"arch": self.arch, "kind": self.kind, "item": self.item,
+                "observed": self.observed, "others": list(self.others),
+                "others_have": self.others_have, "message": str(self)}
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Parity:
+    """Whether the arches of an image hold the same packages, distributions and declared
+    files. Judged across arches, so it belongs to the Report, not to one ArchReport."""
+
+    status: Verdict
+    observed: str  # what was compared, or why nothing was
+    arches: tuple[str, ...] = ()  # the arches compared
+    differences: tuple[Difference, ...] = ()  # the first MAX_DIFFERENCES of them
+    more: int = 0  # differences beyond those kept
+    allowed: tuple[Difference, ...] = ()  # excused by matrix.yml's parity.allow
+    problems: tuple[str, ...] = ()  # what kept an arch from being compared whole
+
+    def lines(self) -> list[str]:
+        """Every problem and difference, one line each."""
+        more = [f"and {self.more} more differences"] if self.more else []
+        return [*self.problems, *map(str, self.differences), *more]
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"status": str(self.status), "observed": self.observed,
+                "arches": list(self.arches), "problems": list(self.problems),
+                "differences": [d.as_dict() for d in self.differences], "more": self.more,
+                "allowed": [d.as_dict() for d in self.allowed]}
+
+
+NOT_COMPARED = Parity(status=Verdict.NOT_CHECKED, observed="not checked")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Report:
     ref: Reference
     arches: tuple[ArchReport, ...]
     warnings: tuple[str, ...] = field(default_factory=tuple)
+    parity: Parity = NOT_COMPARED
 
     @property
     def ok(self) -> bool:
-        """Every arch passed; a report of no arch verified nothing, so it is not ok."""
-        return bool(self.arches) and all(a.ok for a in self.arches)
+        """Every arch passed, and they are alike; a report of no arch verified nothing, so
+        it is not ok."""
+        return bool(self.arches) and all(a.ok for a in self.arches) \
+            and self.parity.status is not Verdict.FAIL
+
+    def refusal(self) -> str:
+        """Why its images may not be listed, in one line (the gate's); "" when they may."""
+        failed = [f"{a.arch.name} " + ", ".join(c.check for c in a.checks
+                                                if c.status is Verdict.FAIL)
+                  for a in self.arches if not a.ok]
+        if self.parity.status is Verdict.FAIL:
+            lines = self.parity.lines()
+            more = f" and {len(lines) - 3} more" if len(lines) > 3 else ""
+            failed.append(f"parity: {'; '.join(lines[:3])}{more}")
+        return f"not published: verification failed: {'; '.join(failed)}" if failed else ""
 
     def as_dict(self) -> dict[str, Any]:
         return {"ref": str(self.ref), "ok": self.ok, "warnings": list(self.warnings),
+                "parity": self.parity.as_dict(),
                 "arches": [{"arch": a.arch.name, "platform": str(a.arch.platform),
                             "digest": a.digest, "ok": a.ok,
                             "checks": [{"check": c.check, "status": str(c.status),

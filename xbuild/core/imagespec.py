@@ -12,13 +12,14 @@ from typing import Any
 from xbuild.core import dockerfile as df
 from xbuild.core import refs
 from xbuild.core.downloads import ImageDownloads, parse_downloads
+from xbuild.core.parity import NO_PARITY, ParitySpec, parse_parity
 from xbuild.core.platforms import ARCH_NAMES, Arch, arch_named, sort_key
 from xbuild.core.refs import Reference, quoted
 from xbuild.core.smoke import SmokeTest, parse_smoke
 from xbuild.core.yamlfile import Doc, check_keys, kind, suggest
 
 IMAGE_KEYS = ("context", "dockerfile", "from", "architectures", "args", "arch_args", "smoke",
-              "downloads", "description", "secrets")
+              "downloads", "description", "secrets", "parity")
 BuildArgs = tuple[tuple[str, str], ...]
 _ARG_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,127}")
 # A build arg is baked into the image's history and shows in every process list: a name like
@@ -58,6 +59,7 @@ class ImageSpec:
     # one; "" when neither has (a base's description is then blanked, never inherited).
     description: str | None = ""
     secrets: tuple[Secret, ...] = ()
+    parity: ParitySpec = NO_PARITY  # what `xbuild verify` compares across its arches
 
     def build_args(self, arch: Arch) -> dict[str, str]:
         merged = dict(self.args)
@@ -146,7 +148,8 @@ def _image(name: str, entry: Mapping[str, Any], place: _Place, *,
                      downloads=parse_downloads(entry.get("downloads"), f"{key}.downloads",
                                                arches, context, doc.error),
                      description=_description(entry.get("description"), key, doc),
-                     secrets=_secrets(entry.get("secrets"), f"{key}.secrets", place, doc))
+                     secrets=_secrets(entry.get("secrets"), f"{key}.secrets", place, doc),
+                     parity=parse_parity(entry.get("parity"), f"{key}.parity", arches, doc))
 
 
 def _arch_args(value: object, name: str, arches: tuple[Arch, ...],

@@ -26,6 +26,7 @@ from xbuild.core.checks import (
     real_entries,
 )
 from xbuild.core.errors import CommandFailed, NotAList, RegistryError
+from xbuild.core.parity import NO_PARITY, ParitySpec, judge_parity
 from xbuild.core.platforms import Arch, Platform, arch_for_platform, sort_key
 from xbuild.core.refs import Reference
 from xbuild.core.smoke import PROBE, Sandbox, SmokeTest
@@ -55,8 +56,8 @@ def expected_arches(entries: Sequence[ListEntry], wanted: Sequence[Arch]) -> lis
 
 
 def audit(ref: Reference, wanted: Sequence[Arch], smoke: Sequence[SmokeTest],
-          docker: Inspector) -> Report:
-    """Judge every expected arch of the list `ref`."""
+          docker: Inspector, *, parity: ParitySpec = NO_PARITY) -> Report:
+    """Judge every expected arch of the list `ref`, then the arches against each other."""
     try:
         entries = docker.list_entries(ref)
     except CommandFailed as exc:
@@ -71,12 +72,14 @@ def audit(ref: Reference, wanted: Sequence[Arch], smoke: Sequence[SmokeTest],
         if entry is None:
             reports.append(ArchReport(arch=arch, digest="", checks=(check_list(arch, None),)))
             continue
-        reports.append(audit_arch(ref.pinned(entry.digest), arch, entry, smoke, docker))
-    return Report(ref=ref, arches=tuple(reports), warnings=tuple(warnings))
+        reports.append(audit_arch(ref.pinned(entry.digest), arch, entry, smoke, docker,
+                                  folders=parity.paths))
+    return Report(ref=ref, arches=tuple(reports), warnings=tuple(warnings),
+                  parity=judge_parity(parity, reports))
 
 
 def audit_arch(image: Reference, arch: Arch, entry: ListEntry, smoke: Sequence[SmokeTest],
-               docker: Inspector) -> ArchReport:
+               docker: Inspector, *, folders: Sequence[str] = ()) -> ArchReport:
     """Judge one arch's image, pinned by digest; it is removed afterwards if pulled here."""
     def unreadable(exc: CommandFailed) -> ArchReport:
         check = Check(check="config", status=Verdict.FAIL, expected=str(arch.platform),
@@ -88,9 +91,10 @@ def audit_arch(image: Reference, arch: Arch, entry: ListEntry, smoke: Sequence[S
     except CommandFailed as exc:
         return unreadable(exc)
     try:
-        facts = gather_facts(image, docker)
+        facts = gather_facts(image, docker, folders)
         checks = _judge(_Runner(docker, image, arch), entry, facts, smoke)
-        return ArchReport(arch=arch, digest=entry.digest, checks=checks)
+        return ArchReport(arch=arch, digest=entry.digest, checks=checks,
+                          inventory=facts.inventory)
     except CommandFailed as exc:
         return unreadable(exc)
     finally:
@@ -98,8 +102,10 @@ def audit_arch(image: Reference, arch: Arch, entry: ListEntry, smoke: Sequence[S
             docker.remove_image(image)
 
 
-def gather_facts(image: Reference, docker: Inspector) -> ImageFacts:
-    """The image's config and what its files are, read from an export: nothing runs."""
+def gather_facts(image: Reference, docker: Inspector, folders: Sequence[str] = ()
+                 ) -> ImageFacts:
+    """The image's config and what its files are (with the entries under `folders`), read
+    from one export: nothing runs."""
     config = docker.image_config(image)
     with tempfile.TemporaryDirectory(prefix="xbuild-rootfs-") as tmp:
         archive = Path(tmp) / "rootfs.tar"
@@ -108,7 +114,8 @@ def gather_facts(image: Reference, docker: Inspector) -> ImageFacts:
         fs = read_rootfs(archive, candidates)
     binary, head = fs.first_elf(candidates)
     return ImageFacts(platform=config.platform, labels=config.labels, binary=binary,
-                      elf_head=head, has_shell=fs.is_file("/bin/sh"), has_dpkg=fs.is_file(DPKG))
+                      elf_head=head, has_shell=fs.is_file("/bin/sh"), has_dpkg=fs.is_file(DPKG),
+                      inventory=fs.inventory(folders))
 
 
 def _judge(runner: _Runner, entry: ListEntry, facts: ImageFacts,

@@ -89,10 +89,15 @@ def summary_markdown(report: RunReport) -> str:
     return f"### xbuild\n\n{report.tally()}\n\n" + markdown_table(headers, cells)
 
 
-_VERDICT_MARK = {Verdict.PASS: "✓", Verdict.FAIL: "✗", Verdict.NA: "n/a"}
+_VERDICT_MARK = {Verdict.PASS: "✓", Verdict.FAIL: "✗", Verdict.NA: "n/a",
+                 Verdict.NOT_CHECKED: "–"}
+PARITY_SHOWN = 3  # differences in the grid's parity row
+FAILURES_SHOWN = 20  # parity lines below the grid; --json has them all
 
 
 def verify_grid(report: Report) -> Grid:
+    """A row per arch, a column per check; parity, judged across the arches, is a row of its
+    own (under a column of its own)."""
     names = list(dict.fromkeys(c.check for a in report.arches for c in a.checks))
     verdict = "verified" if report.ok else "NOT verified"
     rows = []
@@ -109,13 +114,20 @@ def verify_grid(report: Report) -> Grid:
             if check.status is Verdict.FAIL and check.expected:
                 text += f"\n(expected {check.expected})"
             cells.append(text)
-        rows.append((tuple(cells), None if arch.ok else "red"))
-    return Grid(title=f"{report.ref}: {verdict}", headers=("arch", *names), rows=tuple(rows),
-                lines_between=True)
+        rows.append(((*cells, ""), None if arch.ok else "red"))
+    parity = report.parity
+    lines = parity.lines()
+    text = "\n".join([f"{_VERDICT_MARK[parity.status]} {parity.observed}",
+                      *lines[:PARITY_SHOWN], *(["…"] if len(lines) > PARITY_SHOWN else [])])
+    rows.append((("all arches", *[""] * len(names), text),
+                 "red" if parity.status is Verdict.FAIL else None))
+    return Grid(title=f"{report.ref}: {verdict}", headers=("arch", *names, "parity"),
+                rows=tuple(rows), lines_between=True)
 
 
 def verify_failures(report: Report) -> list[str]:
-    """One line per failed check, naming the arch and the check, whatever the table width."""
+    """One line per failed check, naming the arch and the check, whatever the table width;
+    then one per parity difference."""
     lines = []
     for arch in report.arches:
         for check in arch.checks:
@@ -123,6 +135,12 @@ def verify_failures(report: Report) -> list[str]:
                 expected = f" (expected {check.expected})" if check.expected else ""
                 lines.append(f"✗ {report.ref} {arch.arch.name} {check.check}: "
                              f"{check.observed}{expected}")
+    if report.parity.status is Verdict.FAIL:
+        found = report.parity.lines()
+        lines += [f"✗ {report.ref} parity: {line}" for line in found[:FAILURES_SHOWN]]
+        if len(found) > FAILURES_SHOWN:
+            lines.append(f"✗ {report.ref} parity: {len(found) - FAILURES_SHOWN} more lines "
+                         "(--json lists them)")
     return lines
 
 

@@ -9,6 +9,7 @@ from typing import Protocol
 from xbuild.core.answers import ListEntry
 from xbuild.core.checks import Report, Verdict
 from xbuild.core.matrix import Matrix
+from xbuild.core.parity import NO_PARITY, ParitySpec, judge_parity
 from xbuild.core.plan import ManifestList
 from xbuild.core.platforms import Arch
 from xbuild.core.refs import Reference
@@ -20,9 +21,9 @@ from xbuild.output.views import verify_failures, verify_grid
 
 
 def verify(ref: Reference, wanted: Sequence[Arch], smoke: Sequence[SmokeTest],
-           docker: Inspector, console: Console) -> Report:
+           docker: Inspector, console: Console, *, parity: ParitySpec = NO_PARITY) -> Report:
     """Audit `ref`'s arches, then show the verdict: warnings, the grid, one line per failure."""
-    report = audit(ref, wanted, smoke, docker)
+    report = audit(ref, wanted, smoke, docker, parity=parity)
     show(report, console)
     return report
 
@@ -64,18 +65,16 @@ class VerifyGate:
         nothing verified: no verdict is shown or counted."""
         if not built:
             return ""
-        smoke = self.matrix.image(image).smoke
+        spec = self.matrix.image(image)
         arches = tuple(
             audit_arch(r.target.ref.pinned(r.digest), r.target.arch,
-                       ListEntry(platform=r.target.arch.platform, digest=r.digest), smoke,
-                       self.kit.docker) for r in built)
-        report = Report(ref=ref, arches=arches)
+                       ListEntry(platform=r.target.arch.platform, digest=r.digest), spec.smoke,
+                       self.kit.docker, folders=spec.parity.paths) for r in built)
+        report = Report(ref=ref, arches=arches, parity=judge_parity(spec.parity, arches))
+        unlike = report.parity.status is Verdict.FAIL  # then no arch of it is recorded
         with self._lock:
             self.reports.append(report)
             self.failed |= {r.target.key for r, a in zip(built, arches, strict=True)
-                            if not a.ok}
+                            if unlike or not a.ok}
             show(report, self.console)
-        failed = [f"{a.arch.name} " + ", ".join(c.check for c in a.checks
-                                                if c.status is Verdict.FAIL)
-                  for a in arches if not a.ok]
-        return f"not published: verification failed: {'; '.join(failed)}" if failed else ""
+        return report.refusal()
