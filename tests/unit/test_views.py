@@ -142,3 +142,16 @@ def test_the_timeline_is_a_gantt_chart_with_a_section_per_node() -> None:
         "    section jetson",
         "    base arm64v8 (emulated) :crit, t1, 2, 14",
         "```"]
+
+
+def test_the_timeline_says_first_how_each_node_ran_each_arch() -> None:
+    from xbuild.output.views import timeline_mermaid
+
+    nodes = ["node default: amd64 native, arm32v7 emulated (qemu-arm version 7.2.22)",
+             "node pi4: arm64v8 native, arm32v7 native (AArch32 at EL0)"]
+    chart = timeline_mermaid(report(BASE_ARM64_FAILED, WITHHELD), nodes=nodes)
+    assert chart.splitlines() == [
+        "### xbuild timeline", "",
+        "- node default: amd64 native, arm32v7 emulated (qemu-arm version 7.2.22)",
+        "- node pi4: arm64v8 native, arm32v7 native (AArch32 at EL0)", "",
+        "Nothing was built."]

@@ -145,14 +145,17 @@ def qemu_grid(statuses: Sequence[ArchStatus], node: str = "default") -> Grid:
                 rows=tuple(rows))
 
 
-def timeline_mermaid(report: RunReport, emulated: Collection[str] = ()) -> str:
+def timeline_mermaid(report: RunReport, emulated: Collection[str] = (),
+                     nodes: Sequence[str] = ()) -> str:
     """The run as a mermaid Gantt chart (GitHub renders it in step summaries): a bar per
-    built target on its node, emulated builds marked, failures in red."""
+    built target on its node, emulated builds marked, failures in red; after the title, how
+    each node ran each arch (`nodes`: native, native AArch32, emulated)."""
     built = sorted((r for r in report.targets if r.started), key=lambda r: r.started)
+    how = [*(f"- {line}" for line in nodes), ""] if nodes else []
     if not built:
-        return "### xbuild timeline\n\nNothing was built.\n"
+        return "\n".join(["### xbuild timeline", "", *how, "Nothing was built.", ""])
     zero = built[0].started
-    lines = ["### xbuild timeline", "", "```mermaid", "gantt",
+    lines = ["### xbuild timeline", "", *how, "```mermaid", "gantt",
              f"    title xbuild: {len(built)} builds, {report.seconds:.0f} s",
              "    dateFormat X", "    axisFormat %M:%S"]
     ids = {r.target.key: f"t{n}" for n, r in enumerate(built)}
