@@ -114,8 +114,8 @@ DECLARED: dict[str, Any] = {
              "self-hosted,linux plus X64 (amd64) or ARM64 (arm64v8, and arm32v7, which goes "
              "along with arm64v8's runner). Never a 32-bit ARM runner.", show_default=False)],
     "hosted": Annotated[bool, typer.Option(
-        help="Use GitHub-hosted runners: ubuntu-24.04 for amd64, ubuntu-24.04-arm for arm64v8 "
-             "and arm32v7 (under QEMU there).")],
+        "--hosted", help="Use GitHub-hosted runners: ubuntu-24.04 for amd64, ubuntu-24.04-arm "
+                         "for arm64v8 and arm32v7 (under QEMU there).")],
     "schedule": Annotated[str | None, typer.Option(
         metavar="CRON", help="When scheduled runs rebuild what new bases changed, as cron "
                              "(UTC; default weekly: '23 4 * * 1').", show_default=False)],
