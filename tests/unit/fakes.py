@@ -325,12 +325,14 @@ class RecordingShell(Shell):
     def __init__(self, *, fail: Collection[str] = ()) -> None:
         super().__init__()
         self.commands: list[tuple[str, ...]] = []
+        self.environments: list[dict[str, str] | None] = []  # each command's env, as given
         self.fail = frozenset(fail)
 
     def run(self, argv: Sequence[str], *, cwd: Path | None = None, check: bool = True,
             timeout: float = 600.0, output: Path | None = None,
             env: Mapping[str, str] | None = None, reads_only: bool = False) -> Completed:
         self.commands.append(tuple(argv))
+        self.environments.append(dict(env) if env is not None else None)
         if self.fail & set(argv):
             if output is not None:
                 output.write_text("boom\n")
