@@ -7,7 +7,7 @@ from typing import cast
 
 import pytest
 
-from tests.unit.fakes import FakeDocker, FakeImage, arch
+from tests.unit.fakes import FakeDocker, FakeImage, RecordingShell, arch
 from xbuild.core.emulation import (
     ArchStatus,
     Execution,
@@ -355,3 +355,23 @@ def test_an_arm64_cpu_without_aarch32_or_a_handler_cannot_run_arm32v7(tmp_path: 
         "a arm32v7 container does not run: exec format error (this CPU does not run arm32v7 "
         "itself, and no binfmt_misc handler qemu-arm is registered)")
     assert len(docker.runs) == 1  # no second run for what does not run at all
+
+
+def test_install_leaves_alone_what_the_cpu_may_run_itself(tmp_path: Path) -> None:
+    """On an arm64 host, Debian ships no qemu-arm handler; install does not try to import
+    one (it would fail), it registers only what the CPU cannot run."""
+    shell = RecordingShell()
+    (tmp_path / "register").write_text("")
+    done = qemu.install([ARM32, AMD64, ARM64], shell, tmp_path, native=ARM64)
+    assert done == ["registered qemu-x86_64",
+                    "left qemu-arm alone: this CPU may run arm32v7 itself"]
+    assert shell.commands == [("update-binfmts", "--import", "qemu-x86_64")]
+
+
+def test_the_qemu_grid_says_how_each_arch_runs() -> None:
+    from xbuild.output.views import qemu_grid
+
+    grid = qemu_grid([ran(ARM64, Execution.NATIVE), ran(ARM32, Execution.DIRECT)], "pi4")
+    assert grid.headers[-2:] == ("runs", "")
+    assert [row[0][-2:] for row in grid.rows] == [("native", "✓"),
+                                                   ("native (AArch32 at EL0)", "✓")]

@@ -141,8 +141,12 @@ def require(statuses: Sequence[ArchStatus], node: str = "") -> None:
                                  + " (try `xbuild qemu --install`)")
 
 
-def install(arches: Iterable[Arch], shell: Shell, root: Path = BINFMT_DIR) -> list[str]:
-    """Register the host's qemu-user-static handlers that are missing; returns what it did."""
+def install(arches: Iterable[Arch], shell: Shell, root: Path = BINFMT_DIR, *,
+            native: Arch | None = HOST) -> list[str]:
+    """Register the host's qemu-user-static handlers that are missing; returns what it did.
+    An arch this CPU may run itself (arm32v7 on arm64) is left alone: Debian ships no handler
+    for it there, and the probe tells whether the CPU does (ci/host-setup.sh registers
+    qemu-arm by hand where it does not)."""
     done = []
     if not (root / "register").exists():
         _run(shell, ["mount", "-t", "binfmt_misc", "binfmt_misc", str(root)], "mount binfmt_misc")
@@ -150,9 +154,10 @@ def install(arches: Iterable[Arch], shell: Shell, root: Path = BINFMT_DIR) -> li
     if shutil.which("update-binfmts") is None:
         raise EnvironmentProblem("update-binfmts is missing: install Debian's qemu-user-static "
                                  "and binfmt-support (ci/host-setup.sh does)")
-    native = host_arch()
     for arch in sorted(set(arches) - {native}, key=sort_key):
-        if read_handler(arch, root) is None:
+        if may_run_directly(arch, native):
+            done.append(f"left {arch.qemu} alone: this CPU may run {arch} itself")
+        elif read_handler(arch, root) is None:
             _run(shell, ["update-binfmts", "--import", arch.qemu], f"register {arch.qemu}")
             done.append(f"registered {arch.qemu}")
     return done

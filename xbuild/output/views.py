@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Collection, Mapping, Sequence
 
 from xbuild.core.checks import Report, Verdict
-from xbuild.core.emulation import ArchStatus
+from xbuild.core.emulation import ArchStatus, execution_text
 from xbuild.core.plan import Plan
 from xbuild.core.platforms import sort_key
 from xbuild.core.results import RunReport, Status, TargetResult
@@ -138,10 +138,11 @@ def qemu_grid(statuses: Sequence[ArchStatus], node: str = "default") -> Grid:
         handler = "native" if s.native else (s.handler.interpreter if s.handler else "missing")
         flags = s.handler.flags if s.handler and not s.native else ""
         cells = (s.arch.name, str(s.arch.platform), handler, flags, s.answer,
-                 "✓" if s.ok else f"✗ {s.problem}")
+                 execution_text(s) if s.ok else "", "✓" if s.ok else f"✗ {s.problem}")
         rows.append((cells, None if s.ok else "red"))
     return Grid(title=f"QEMU per architecture on node {node}",
-                headers=("arch", "platform", "binfmt handler", "flags", "`arch` answers", ""),
+                headers=("arch", "platform", "binfmt handler", "flags", "`arch` answers",
+                         "runs", ""),
                 rows=tuple(rows))
 
 
