@@ -164,7 +164,7 @@ def test_a_node_row_names_its_emulated_arches_and_probes_on_that_node(tmp_path: 
     docker.images["xbuild-probe:busybox-arm32v7"] = FakeImage(platform=ARM32.platform,
                                                               answers={"arch": (0, "armv7l")})
     arm32 = node_rows(Node(name="jetson"), (ARM32,), lambda _name: docker, Shell())
-    assert "builds arm32v7 (emulated (qemu-arm version 7.2.22))" in arm32[0][2]
+    assert "builds arm32v7 emulated (qemu-arm version 7.2.22)" in arm32[0][2]
     assert arm32[1] == ("qemu arm32v7 on jetson", True,
                         "answers 'armv7l'; emulated (qemu-arm version 7.2.22)")
     assert [probe.image for probe in docker.runs] == ["xbuild-probe:busybox-arm32v7"] * 2
@@ -181,6 +181,6 @@ def test_a_node_row_says_arm32v7_runs_natively_where_the_probe_found_aarch32(
     rows = node_rows(Node(name="pi4"), (ARM64, ARM32), lambda _name: docker, Shell())
     assert rows == [
         ("node pi4", True, "engine 26.1.5, buildx v0.13.1, driver docker; runs linux/arm64/v8; "
-                           "builds arm64v8, arm32v7 (native (AArch32 at EL0))"),
+                           "builds arm64v8, arm32v7 native (AArch32 at EL0)"),
         ("qemu arm32v7 on pi4", True, "answers 'armv8l'; native (AArch32 at EL0)"),
         ("qemu arm64v8 on pi4", True, "native")]

@@ -88,7 +88,7 @@ def node_rows(node: Node, arches: tuple[Arch, ...], engine: Callable[[str], Engi
                       else f"answers {status.answer!r}; {execution_text(status)}")
             probes.append((f"qemu {status.arch} on {node}", status.ok, status.problem or detail))
             if status.ok and not status.native:
-                how[status.arch] = f" ({execution_text(status)})"
+                how[status.arch] = f" {execution_text(status)}"
     except XbuildError as exc:
         probes.append((f"qemu on {node}", False, str(exc)))
     builds = ", ".join(f"{a}{how[a]}" for a in arches)
