@@ -323,7 +323,7 @@ def _header(matrix: Matrix, spec: WorkflowSpec) -> str:
         + ("They and runs by hand bootstrap the bases first" if spec.bases else
            "They rebuild what a new base digest changed"),
         *(["(`xbuild bases`): a base with new packages gets a new digest, which rebuilds",
-           "exactly the images built on it."] if spec.bases else []),
+           "the images built on it (README.md, \"Security refresh\")."] if spec.bases else []),
         f"Images go to {spec.namespace}/<image>:{matrix.tag}.",
         f"Secrets: {USERNAME_SECRET} and {TOKEN_SECRET}, given to docker/login-action only,",
         "never on a command line. Self-hosted runners need Docker >= 23 with buildx, their user",
