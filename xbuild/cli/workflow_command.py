@@ -10,7 +10,8 @@ from xbuild.cli.common import State, app, handles_errors
 from xbuild.cli.options import Options, takes
 from xbuild.core.actions import dependabot_config
 from xbuild.core.matrix import load_matrix, work_tree
-from xbuild.core.workflow import github_workflow, workflow_spec
+from xbuild.core.workflow import github_workflow
+from xbuild.core.workflow_options import workflow_spec
 from xbuild.host.paths import write_text_atomically
 
 workflow_app = typer.Typer(help="Write CI workflows from matrix.yml.", no_args_is_help=True)

@@ -7,24 +7,22 @@ one of whose arches failed gets no list; every other list is published. A weekly
 by hand) first bootstraps the Debian bases again (`xbuild bases`): a base whose packages
 changed gets a new digest, which changes the identity of exactly the images built on it.
 
-Every value that reaches the YAML comes from the validated matrix or is checked here, and the
-document is emitted by a YAML dumper, so no option can inject a key, an expression or a shell
-word. No `run:` script holds a `${{ }}` expression: scripts read environment variables only.
+Every value that reaches the YAML comes from the validated matrix or is checked by
+workflow_options.py, and the document is emitted by a YAML dumper, so no option can inject a
+key, an expression or a shell word. No `run:` script holds a `${{ }}` expression: scripts read
+environment variables only.
 """
 
 from __future__ import annotations
 
-import re
 import shlex
-from collections.abc import Sequence
-from dataclasses import dataclass, replace
 from typing import Any
 
 from xbuild.core.actions import CHECKOUT, DOWNLOAD, LOGIN, UPLOAD, with_versions
-from xbuild.core.errors import SelectionError
 from xbuild.core.matrix import Matrix
-from xbuild.core.refs import namespace_problem, quoted, registry_of
-from xbuild.core.runners import BuildJob, build_jobs
+from xbuild.core.refs import registry_of
+from xbuild.core.runners import BuildJob
+from xbuild.core.workflow_options import DEFAULT_MATRIX, WorkflowSpec
 from xbuild.core.yaml_out import dump_yaml
 
 USERNAME_SECRET = "REGISTRY_USERNAME"
@@ -35,89 +33,7 @@ RUNS = "xbuild-runs"  # under $RUNNER_TEMP, which the runner empties before each
 RECORDS = "build-records"  # under $RUNNER_TEMP in the merge job
 MERGE_JOB = "merge"
 BASES_JOB = "bases"
-DEFAULT_MATRIX = "matrix.yml"
-DEFAULT_BRANCHES = ("main",)
-DEFAULT_SCHEDULE = "23 4 * * 1"  # Mondays 04:23 UTC: off the hour, when GitHub is busiest
 BUILD_MINUTES = 360  # GitHub-hosted jobs stop at 6 h; QEMU builds take long
-_BRANCH = re.compile(r"[A-Za-z0-9_*][A-Za-z0-9._/*-]{0,199}")
-_MATRIX_FILE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9._/-]{0,199}")
-_CRON_FIELD = re.compile(r"[0-9A-Za-z*/,-]{1,40}")
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class WorkflowSpec:
-    """What the workflow is made from besides the matrix; checked by `workflow_spec`."""
-
-    namespace: str
-    jobs: tuple[BuildJob, ...]  # every arch of the matrix, on its runner
-    branches: tuple[str, ...] = DEFAULT_BRANCHES
-    matrix_file: str = DEFAULT_MATRIX  # the matrix as the checkout names it
-    schedule: str | None = DEFAULT_SCHEDULE  # cron; None: no scheduled runs
-    bases: bool = False  # the matrix declares bases: refresh runs bootstrap them first
-    command: str = "xbuild workflow github"  # the command line that regenerates the file
-
-
-def workflow_spec(matrix: Matrix, *, namespace: str | None = None, runners: Sequence[str] = (),
-                  hosted: bool = False, branches: Sequence[str] = (),
-                  matrix_file: str = DEFAULT_MATRIX, schedule: str | None = None,
-                  no_schedule: bool = False) -> WorkflowSpec:
-    """The checked options; SelectionError (one line, exit 2) for anything malformed."""
-    _check(namespace, branches, matrix_file)
-    spec = WorkflowSpec(
-        namespace=namespace or matrix.namespace, branches=tuple(branches) or DEFAULT_BRANCHES,
-        matrix_file=matrix_file, bases=bool(matrix.bases),
-        schedule=_schedule(schedule, no_schedule),
-        jobs=build_jobs(matrix.all_arches, runners, hosted=hosted, builders=matrix.builders))
-    return replace(spec, command=_command(matrix, spec, runners, hosted=hosted))
-
-
-def _check(namespace: str | None, branches: Sequence[str], matrix_file: str) -> None:
-    if namespace is not None and (problem := namespace_problem(namespace)):
-        raise SelectionError(f"--namespace {quoted(namespace)}: {problem}")
-    for branch in branches:
-        if not _BRANCH.fullmatch(branch) or ".." in branch:
-            raise SelectionError(f"--branch {quoted(branch)}: not a branch name or pattern "
-                                 "(letters, digits, . _ / - and *)")
-    if not _MATRIX_FILE.fullmatch(matrix_file) or ".." in matrix_file.split("/"):
-        raise SelectionError(f"-f {quoted(matrix_file)}: the matrix must lie inside the "
-                             "checkout the workflow runs in")
-
-
-def _schedule(cron: str | None, no_schedule: bool) -> str | None:
-    if cron is not None and no_schedule:
-        raise SelectionError("--schedule and --no-schedule contradict each other: give one")
-    if no_schedule:
-        return None
-    if cron is None:
-        return DEFAULT_SCHEDULE
-    fields = cron.split(" ")
-    if len(fields) != 5 or not all(_CRON_FIELD.fullmatch(f) for f in fields):
-        raise SelectionError(f"--schedule {quoted(cron)}: expected five cron fields separated "
-                             "by single spaces (minute hour day month weekday), e.g. "
-                             f"{quoted(DEFAULT_SCHEDULE)}")
-    return cron
-
-
-def _command(matrix: Matrix, spec: WorkflowSpec, runners: Sequence[str], *,
-             hosted: bool) -> str:
-    """The command line that writes this workflow again: the options that are not defaults."""
-    words = ["xbuild", "workflow", "github"]
-    if spec.matrix_file != DEFAULT_MATRIX:
-        words += ["-f", spec.matrix_file]
-    if spec.namespace != matrix.namespace:
-        words += ["--namespace", spec.namespace]
-    if hosted:
-        words.append("--hosted")
-    for value in sorted(runners):
-        words += ["--runner", value]
-    if spec.branches != DEFAULT_BRANCHES:
-        for branch in spec.branches:
-            words += ["--branch", branch]
-    if spec.schedule is None:
-        words.append("--no-schedule")
-    elif spec.schedule != DEFAULT_SCHEDULE:
-        words += ["--schedule", spec.schedule]
-    return shlex.join(words)
 
 
 # --- the document ------------------------------------------------------------------------
