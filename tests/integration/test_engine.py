@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -191,6 +192,10 @@ def test_qemu_reports_each_arch_running(fixture_matrix: FixtureMatrix) -> None:
     assert run.exit_code == 0, run.stderr
     for answer in ("armv7l", "aarch64"):
         assert answer in run.stderr
+    # How they run, as the probe with QEMU_VERSION set finds it: this amd64 host has no
+    # AArch32, so both ARM arches are emulated (issue 21).
+    assert re.search(r"runs: emulated \(qemu-arm version [\d.]+\)", run.stderr), run.stderr
+    assert re.search(r"runs: emulated \(qemu-aarch64 version [\d.]+\)", run.stderr), run.stderr
 
 
 def test_all_push_publishes_every_target_and_list_and_exits_0(

@@ -270,8 +270,19 @@ class FakeDocker(FakeEngine):
         self.runs.append(RunCall(image=str(image), command=tuple(command),
                                  entrypoint=entrypoint, sandbox=sandbox))
         answers = self.images[str(image)].answers if str(image) in self.images else {}
+        if "QEMU_VERSION=xbuild" in command:  # the probe asking how it runs (qemu.py)
+            code, output = answers.get("QEMU_VERSION", self._how_it_runs(image, answers))
+            return RunOutput(exit_code=code, output=output)
         code, output = answers.get(command[-1].split()[0] if command else "", (127, "not found"))
         return RunOutput(exit_code=code, output=output)
+
+    def _how_it_runs(self, image: Reference, answers: dict[str, tuple[int, str]]
+                     ) -> tuple[int, str]:
+        """As on a real engine: the native arch answers again, QEMU announces itself."""
+        platform = self.images[str(image)].platform if str(image) in self.images else None
+        if platform is None or platform.same_as(self.native):
+            return answers.get("arch", (127, "not found"))
+        return 0, f"qemu-{platform.architecture} version 7.2.22 (Debian 1:7.2+dfsg-7)\nCopyright"
 
     def server_version(self) -> str:
         return "26.1.5"
@@ -324,12 +335,14 @@ class RecordingShell(Shell):
     def __init__(self, *, fail: Collection[str] = ()) -> None:
         super().__init__()
         self.commands: list[tuple[str, ...]] = []
+        self.environments: list[dict[str, str] | None] = []  # each command's env, as given
         self.fail = frozenset(fail)
 
     def run(self, argv: Sequence[str], *, cwd: Path | None = None, check: bool = True,
             timeout: float = 600.0, output: Path | None = None,
             env: Mapping[str, str] | None = None, reads_only: bool = False) -> Completed:
         self.commands.append(tuple(argv))
+        self.environments.append(dict(env) if env is not None else None)
         if self.fail & set(argv):
             if output is not None:
                 output.write_text("boom\n")

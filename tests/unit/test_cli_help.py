@@ -24,7 +24,7 @@ WIDE = CliRunner(env={"COLUMNS": "1000", "FORCE_COLOR": None, "TTY_COMPATIBLE": 
 COMMANDS = [
     (), ("plan",), ("build",), ("all",), ("manifest",), ("fetch",), ("qemu",), ("doctor",),
     ("bases",), ("verify",), ("registry",), ("registry", "start"), ("registry", "stop"),
-    ("registry", "status"), ("workflow",), ("workflow", "github"),
+    ("registry", "status"), ("workflow",), ("workflow", "dependabot"), ("workflow", "github"),
 ]
 
 

@@ -7,8 +7,19 @@ from typing import cast
 
 import pytest
 
-from tests.unit.fakes import FakeDocker, FakeImage, arch
-from xbuild.core.emulation import ArchStatus, Handler, handler_problem, judge_answer, parse_handler
+from tests.unit.fakes import FakeDocker, FakeImage, RecordingShell, arch
+from xbuild.core.emulation import (
+    ArchStatus,
+    Execution,
+    Handler,
+    builds_slowly,
+    execution_text,
+    handler_problem,
+    judge_answer,
+    judge_execution,
+    node_line,
+    parse_handler,
+)
 from xbuild.core.errors import EnvironmentProblem, ExitCode
 from xbuild.core.platforms import ARCHES, Arch
 from xbuild.engine.docker import Docker
@@ -215,10 +226,15 @@ def test_check_proves_a_foreign_arch_by_running_its_probe(tmp_path: Path) -> Non
     root = binfmt_root(tmp_path, qemu_aarch64=handler_text())
     (status,) = qemu.check([ARM64], docker, tmp_path, Shell(), root)
     assert (status.ok, status.native, status.answer) == (True, False, "aarch64")
-    (probe,) = docker.runs
+    assert (status.execution, status.emulator) == (Execution.EMULATED,
+                                                   "qemu-arm64 version 7.2.22")
+    probe, marked = docker.runs
     assert (probe.image, probe.command) == ("xbuild-probe:busybox-arm64v8",
                                             ("/bin/busybox", "arch"))
-    assert probe.sandbox.capabilities == ()
+    assert (marked.image, marked.command) == (
+        "xbuild-probe:busybox-arm64v8",
+        ("/bin/busybox", "env", "QEMU_VERSION=xbuild", "/bin/busybox", "arch"))
+    assert probe.sandbox.capabilities == marked.sandbox.capabilities == ()
 
 
 def test_check_without_a_handler_runs_nothing(tmp_path: Path) -> None:
@@ -254,3 +270,108 @@ def test_check_builds_a_missing_probe_from_the_cached_busybox(tmp_path: Path) ->
     (request,) = docker.requests
     assert (str(request.tag), request.push, request.platform) == (
         "xbuild-probe:busybox-arm64v8", False, ARM64.platform)
+
+
+# --- how a foreign arch runs: on the CPU itself (AArch32), or emulated ----------------------
+
+QEMU_ARM_BANNER = ("qemu-arm version 7.2.22 (Debian 1:7.2+dfsg-7+deb12u18+b3)\n"
+                   "Copyright (c) 2003-2022 Fabrice Bellard and the QEMU Project developers\n")
+
+
+@pytest.mark.parametrize(("target", "answer", "marked", "verdict"), [
+    # What this amd64 host's qemu-arm printed for the armhf busybox with QEMU_VERSION set.
+    pytest.param(ARM32, "armv7l", QEMU_ARM_BANNER,
+                 (Execution.EMULATED, "qemu-arm version 7.2.22"), id="qemu-announces-itself"),
+    # A CPU with AArch32 runs the busybox itself, which ignores QEMU_VERSION: the same answer.
+    pytest.param(ARM32, "armv8l", "armv8l\n", (Execution.DIRECT, ""), id="aarch32-at-el0"),
+    pytest.param(I386, "i686", "i686", (Execution.DIRECT, ""), id="i386-on-amd64"),
+    pytest.param(ARM32, "armv8l", "", (Execution.UNKNOWN, ""), id="no-output"),
+    pytest.param(ARM32, "armv8l", "armv7l", (Execution.UNKNOWN, ""), id="another-answer"),
+    pytest.param(ARM32, "x86_64", "x86_64", (Execution.UNKNOWN, ""), id="not-this-arch"),
+    pytest.param(ARM32, "armv7l", "qemu-arm 7.2", (Execution.UNKNOWN, ""), id="no-version"),
+    pytest.param(ARM32, "armv7l", "qemu-arm version 7\x1b[2J.2 (x)",
+                 (Execution.EMULATED, "qemu-arm version 7 [2J.2"), id="control-stripped"),
+])
+def test_judge_execution(target: Arch, answer: str, marked: str,
+                         verdict: tuple[Execution, str]) -> None:
+    assert judge_execution(target, answer, marked) == verdict
+
+
+def ran(a: Arch, execution: Execution, emulator: str = "") -> ArchStatus:
+    return ArchStatus(arch=a, native=execution is Execution.NATIVE, handler=None,
+                      execution=execution, emulator=emulator)
+
+
+def test_execution_text_slow_and_the_node_line() -> None:
+    statuses = [ran(ARM64, Execution.NATIVE), ran(ARM32, Execution.DIRECT),
+                ran(I386, Execution.DIRECT), ran(AMD64, Execution.EMULATED, "qemu-x86_64 x"),
+                ran(ARM32V6, Execution.UNKNOWN)]
+    assert [execution_text(s) for s in statuses] == [
+        "native", "native (AArch32 at EL0)", "native (32-bit mode)",
+        "emulated (qemu-x86_64 x)", "unknown"]
+    assert [builds_slowly(s) for s in statuses] == [False, False, False, True, True]
+    assert node_line("pi4", statuses[:2]) == ("node pi4: arm64v8 native, "
+                                              "arm32v7 native (AArch32 at EL0)")
+
+
+def arm64_node_docker(marked: tuple[int, str] | None) -> FakeDocker:
+    """An arm64 engine whose arm32v7 probe answers armv8l (a 32-bit userspace on an arm64
+    kernel) and, asked how it runs, `marked`."""
+    docker = FakeDocker()
+    docker.native = ARM64.platform
+    ref = str(probe_ref(ARM32))
+    docker.local.add(ref)
+    answers = {"arch": (0, "armv8l")} if marked is None else {"arch": (0, "armv8l"),
+                                                               "QEMU_VERSION": marked}
+    docker.images[ref] = FakeImage(platform=ARM32.platform, answers=answers)
+    return docker
+
+
+def test_an_arm64_cpu_with_aarch32_needs_no_handler(tmp_path: Path) -> None:
+    """Debian registers no qemu-arm handler on arm64 hosts: a missing one is no problem where
+    the CPU runs arm32v7 itself, and the probe says it does."""
+    docker = arm64_node_docker((0, "armv8l"))
+    (status,) = qemu.check([ARM32], docker, tmp_path, Shell(), tmp_path, native=ARM64)
+    assert (status.ok, status.execution, execution_text(status)) == (
+        True, Execution.DIRECT, "native (AArch32 at EL0)")
+
+
+def test_an_arm64_cpu_with_a_qemu_arm_handler_runs_arm32v7_emulated(tmp_path: Path) -> None:
+    docker = arm64_node_docker((0, QEMU_ARM_BANNER))
+    root = binfmt_root(tmp_path, qemu_arm=handler_text(
+        interpreter="/usr/bin/qemu-arm-static", flags="F"))
+    (status,) = qemu.check([ARM32], docker, tmp_path, Shell(), root, native=ARM64)
+    assert (status.ok, status.execution, status.emulator) == (
+        True, Execution.EMULATED, "qemu-arm version 7.2.22")
+
+
+def test_an_arm64_cpu_without_aarch32_or_a_handler_cannot_run_arm32v7(tmp_path: Path) -> None:
+    docker = arm64_node_docker(None)
+    ref = str(probe_ref(ARM32))
+    docker.images[ref] = FakeImage(platform=ARM32.platform,
+                                   answers={"arch": (126, "exec format error")})
+    (status,) = qemu.check([ARM32], docker, tmp_path, Shell(), tmp_path, native=ARM64)
+    assert status.problem == (
+        "a arm32v7 container does not run: exec format error (this CPU does not run arm32v7 "
+        "itself, and no binfmt_misc handler qemu-arm is registered)")
+    assert len(docker.runs) == 1  # no second run for what does not run at all
+
+
+def test_install_leaves_alone_what_the_cpu_may_run_itself(tmp_path: Path) -> None:
+    """On an arm64 host, Debian ships no qemu-arm handler; install does not try to import
+    one (it would fail), it registers only what the CPU cannot run."""
+    shell = RecordingShell()
+    (tmp_path / "register").write_text("")
+    done = qemu.install([ARM32, AMD64, ARM64], shell, tmp_path, native=ARM64)
+    assert done == ["registered qemu-x86_64",
+                    "left qemu-arm alone: this CPU may run arm32v7 itself"]
+    assert shell.commands == [("update-binfmts", "--import", "qemu-x86_64")]
+
+
+def test_the_qemu_grid_says_how_each_arch_runs() -> None:
+    from xbuild.output.views import qemu_grid
+
+    grid = qemu_grid([ran(ARM64, Execution.NATIVE), ran(ARM32, Execution.DIRECT)], "pi4")
+    assert grid.headers[-2:] == ("runs", "")
+    assert [row[0][-2:] for row in grid.rows] == [("native", "✓"),
+                                                   ("native (AArch32 at EL0)", "✓")]

@@ -188,7 +188,23 @@ def test_a_node_row_names_its_emulated_arches_and_probes_on_that_node(tmp_path: 
     docker.images["xbuild-probe:busybox-arm32v7"] = FakeImage(platform=ARM32.platform,
                                                               answers={"arch": (0, "armv7l")})
     arm32 = node_rows(Node(name="jetson"), (ARM32,), lambda _name: docker, Shell())
-    assert "builds arm32v7 (emulated)" in arm32[0][2]
-    assert arm32[1] == ("qemu arm32v7 on jetson", True, "answers 'armv7l'")
-    (probe,) = docker.runs
-    assert probe.image == "xbuild-probe:busybox-arm32v7"  # run on the node, not here
+    assert "builds arm32v7 emulated (qemu-arm version 7.2.22)" in arm32[0][2]
+    assert arm32[1] == ("qemu arm32v7 on jetson", True,
+                        "answers 'armv7l'; emulated (qemu-arm version 7.2.22)")
+    assert [probe.image for probe in docker.runs] == ["xbuild-probe:busybox-arm32v7"] * 2
+    # the probes ran on the node, not here
+
+
+def test_a_node_row_says_arm32v7_runs_natively_where_the_probe_found_aarch32(
+        tmp_path: Path) -> None:
+    docker = FakeDocker()
+    docker.native = ARM64.platform
+    docker.local.add("xbuild-probe:busybox-arm32v7")
+    docker.images["xbuild-probe:busybox-arm32v7"] = FakeImage(
+        platform=ARM32.platform, answers={"arch": (0, "armv8l"), "QEMU_VERSION": (0, "armv8l")})
+    rows = node_rows(Node(name="pi4"), (ARM64, ARM32), lambda _name: docker, Shell())
+    assert rows == [
+        ("node pi4", True, "engine 26.1.5, buildx v0.13.1, driver docker; runs linux/arm64/v8; "
+                           "builds arm64v8, arm32v7 native (AArch32 at EL0)"),
+        ("qemu arm32v7 on pi4", True, "answers 'armv8l'; native (AArch32 at EL0)"),
+        ("qemu arm64v8 on pi4", True, "native")]

@@ -192,3 +192,16 @@ def test_parity_not_checked_is_shown_as_such_never_as_a_pass() -> None:
     assert grid.title == "r.example/ns/img:t: verified"
     assert grid.rows[-1] == (("all arches", "", "– not checked"), None)
     assert plain_row(grid.headers, grid.rows[-1][0]) == "all arches  parity: – not checked"
+
+
+def test_the_timeline_says_first_how_each_node_ran_each_arch() -> None:
+    from xbuild.output.views import timeline_mermaid
+
+    nodes = ["node default: amd64 native, arm32v7 emulated (qemu-arm version 7.2.22)",
+             "node pi4: arm64v8 native, arm32v7 native (AArch32 at EL0)"]
+    chart = timeline_mermaid(report(BASE_ARM64_FAILED, WITHHELD), nodes=nodes)
+    assert chart.splitlines() == [
+        "### xbuild timeline", "",
+        "- node default: amd64 native, arm32v7 emulated (qemu-arm version 7.2.22)",
+        "- node pi4: arm64v8 native, arm32v7 native (AArch32 at EL0)", "",
+        "Nothing was built."]

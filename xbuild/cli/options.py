@@ -36,7 +36,9 @@ class Options:
     runners: list[str] | None = None
     branches: list[str] | None = None
     matrix: Path = Path("matrix.yml")
-    output: Path = Path("ci/workflows/images.yml")
+    output: Path = Path(".github/workflows/images.yml")
+    dependabot_output: Path = Path(".github/dependabot.yml")
+    schedule: str | None = None
     log_dir: Path = Path(".xbuild/runs")
     jobs: int = DEFAULT_JOBS
     parents: bool = True
@@ -47,6 +49,8 @@ class Options:
     verify: bool = False
     install: bool = False
     as_json: bool = False
+    hosted: bool = False
+    no_schedule: bool = False
 
 
 ArchOpt = Annotated[list[str] | None, typer.Option(
@@ -106,13 +110,25 @@ DECLARED: dict[str, Any] = {
     "runners": Annotated[list[str] | None, typer.Option(
         "--runner", metavar="ARCH=LABEL,...",
         help="The runner labels of an arch's job (repeatable), e.g. "
-             "arm64v8=self-hosted,linux,jetson. Default: self-hosted,linux plus X64 (amd64), "
-             "ARM64 (arm64v8) or ARM (arm32v7).", show_default=False)],
+             "arm64v8=self-hosted,linux,jetson or arm64v8=ubuntu-24.04-arm. Default: "
+             "self-hosted,linux plus X64 (amd64) or ARM64 (arm64v8, and arm32v7, which goes "
+             "along with arm64v8's runner). Never a 32-bit ARM runner.", show_default=False)],
+    "hosted": Annotated[bool, typer.Option(
+        "--hosted", help="Use GitHub-hosted runners: ubuntu-24.04 for amd64, ubuntu-24.04-arm "
+                         "for arm64v8 and arm32v7 (under QEMU there).")],
+    "schedule": Annotated[str | None, typer.Option(
+        metavar="CRON", help="When scheduled runs rebuild what new bases changed, as cron "
+                             "(UTC; default weekly: '23 4 * * 1').", show_default=False)],
+    "no_schedule": Annotated[bool, typer.Option(
+        "--no-schedule", help="No scheduled runs: only pushes and runs by hand.")],
     "branches": Annotated[list[str] | None, typer.Option(
         "--branch", help="Run on pushes to this branch (repeatable; default main). The "
                          "workflow can also be started by hand.", show_default=False)],
     "output": Annotated[Path, typer.Option(
         "--output", "-o", help="Write the workflow to this file; - for stdout.")],
+    "dependabot_output": Annotated[Path, typer.Option(
+        "--output", "-o", help="Write the Dependabot configuration to this file; - for "
+                               "stdout.")],
 }
 _DEFAULTS = {f.name: f.default for f in fields(Options)}
 

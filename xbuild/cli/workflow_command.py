@@ -1,4 +1,4 @@
-"""`xbuild workflow github`: write the CI workflow of the matrix."""
+"""`xbuild workflow github` and `xbuild workflow dependabot`: write the CI files."""
 
 from __future__ import annotations
 
@@ -8,8 +8,10 @@ import typer
 
 from xbuild.cli.common import State, app, handles_errors
 from xbuild.cli.options import Options, takes
+from xbuild.core.actions import dependabot_config
 from xbuild.core.matrix import load_matrix, work_tree
-from xbuild.core.workflow import github_workflow, workflow_spec
+from xbuild.core.workflow import github_workflow
+from xbuild.core.workflow_options import workflow_spec
 from xbuild.host.paths import write_text_atomically
 
 workflow_app = typer.Typer(help="Write CI workflows from matrix.yml.", no_args_is_help=True)
@@ -17,28 +19,51 @@ app.add_typer(workflow_app, name="workflow")
 
 
 @workflow_app.command("github")
-@takes("matrix", "namespace", "runners", "branches", "output")
+@takes("matrix", "namespace", "runners", "hosted", "branches", "schedule", "no_schedule",
+       "output")
 @handles_errors
 def github(o: Options) -> None:
-    """Write a GitHub Actions workflow: one job per arch on self-hosted runners, then a merge.
+    """Write a GitHub Actions workflow: a job per runner, then a merge job.
 
-    Each arch's job builds and pushes that arch (`xbuild all --push --arch`, skipping what is
-    up to date) and uploads its build record and logs; the merge job publishes exactly the
-    digests the records name (`xbuild manifest --from`), withholding the list of an image
-    whose arch failed. Credentials come from the secrets REGISTRY_USERNAME and REGISTRY_TOKEN
-    through docker/login-action. The output is the same for the same matrix and options.
+    Each job builds and pushes its arches (`xbuild all --push --arch`, skipping what is up to
+    date) and uploads its build record and logs; the merge job publishes exactly the digests
+    the records name (`xbuild manifest --from`), withholding the list of an image whose arch
+    failed. arm32v7 builds on an ARM64 runner (natively where the CPU has AArch32, else under
+    QEMU), never on a 32-bit one. Every action is pinned to a commit. Scheduled runs (weekly by
+    default) and runs by hand bootstrap the bases first, so new Debian packages rebuild exactly
+    the images built on them. Credentials come from the secrets REGISTRY_USERNAME and
+    REGISTRY_TOKEN through docker/login-action. The output is the same for the same matrix
+    and options.
     """
     matrix = load_matrix(o.matrix)
     spec = workflow_spec(matrix, namespace=o.namespace, runners=o.runners or (),
-                         branches=o.branches or (), matrix_file=in_checkout(o.matrix))
-    text = github_workflow(matrix, spec)
-    if str(o.output) == "-":
+                         hosted=o.hosted, branches=o.branches or (),
+                         matrix_file=in_checkout(o.matrix), schedule=o.schedule,
+                         no_schedule=o.no_schedule)
+    jobs = ", ".join(f"{job.id} on {','.join(job.runner.labels)}" for job in spec.jobs)
+    write(o.output, github_workflow(matrix, spec), f"{len(spec.jobs)} build jobs ({jobs}) "
+                                                   "and a merge job")
+
+
+@workflow_app.command("dependabot")
+@takes("dependabot_output")
+@handles_errors
+def dependabot(o: Options) -> None:
+    """Write .github/dependabot.yml: weekly proposals for newer releases of the pinned actions.
+
+    Take a proposal's commit into xbuild/core/actions.py and regenerate the workflows (README,
+    "Pinned actions").
+    """
+    write(o.dependabot_output, dependabot_config(), "github-actions updates, weekly")
+
+
+def write(output: Path, text: str, what: str) -> None:
+    if str(output) == "-":
         typer.echo(text, nl=False)
         return
-    o.output.parent.mkdir(parents=True, exist_ok=True)
-    write_text_atomically(o.output, text)
-    State.console.say(f"wrote {o.output}: {len(spec.runners)} build jobs "
-                      f"({', '.join(arch.name for arch, _ in spec.runners)}) and a merge job")
+    output.parent.mkdir(parents=True, exist_ok=True)
+    write_text_atomically(output, text)
+    State.console.say(f"wrote {output}: {what}")
 
 
 def in_checkout(matrix: Path) -> str:

@@ -118,7 +118,7 @@ def base_request(base: BaseSpec, arch: Arch, *, namespace: str, workdir: Path,
     return BuildRequest(
         key=f"{base.name.name}-{base.name.tag}-{arch.name}", context=workdir,
         dockerfile=workdir / "Dockerfile", platform=arch.platform,
-        tag=base.published(namespace).per_arch(arch), build_args=(),
+        tag=base.published(namespace).per_arch(arch), build_args=_epoch_arg(provenance),
         labels=labels_for(title=str(base.name), arch=arch, provenance=provenance,
                           version=base.name.tag, description=description),
         contexts=(), push=True)

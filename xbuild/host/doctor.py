@@ -9,6 +9,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Protocol
 
+from xbuild.core.emulation import execution_text
 from xbuild.core.errors import XbuildError
 from xbuild.core.matrix import Matrix
 from xbuild.core.nodes import Node, NodeMap, emulated
@@ -69,6 +70,8 @@ def diagnose(matrix: Matrix, namespace: str, nodes: NodeMap, engine: Callable[[s
 
 def node_rows(node: Node, arches: tuple[Arch, ...], engine: Callable[[str], EngineFacts],
               shell: Shell) -> list[Row]:
+    """The node's engine and what it builds, each arch as its probe found it: native, native
+    32-bit (AArch32 at EL0 on an arm64 CPU) or emulated; then a row per probe."""
     try:
         docker = engine(node.name)
         facts = (f"engine {docker.server_version()}, buildx {docker.buildx_version()}, "
@@ -76,15 +79,18 @@ def node_rows(node: Node, arches: tuple[Arch, ...], engine: Callable[[str], Engi
         native = docker.native_platforms()
     except XbuildError as exc:
         return [(f"node {node}", False, str(exc).splitlines()[0])]
-    builds = ", ".join(f"{a}{' (emulated)' if emulated(a, native) else ''}" for a in arches)
-    rows: list[Row] = [(f"node {node}", True, f"{facts}; runs "
-                                               f"{', '.join(map(str, native)) or '?'}; "
-                                               f"builds {builds}")]
+    probes: list[Row] = []
+    how = {a: " (emulated)" if emulated(a, native) else "" for a in arches}  # until probed
     try:
         for status in qemu.check_node(node.name, arches, docker, native=native,
                                       cache=cache_dir(), shell=shell):
-            detail = "native" if status.native else f"answers {status.answer!r}"
-            rows.append((f"qemu {status.arch} on {node}", status.ok, status.problem or detail))
+            detail = ("native" if status.native
+                      else f"answers {status.answer!r}; {execution_text(status)}")
+            probes.append((f"qemu {status.arch} on {node}", status.ok, status.problem or detail))
+            if status.ok and not status.native:
+                how[status.arch] = f" {execution_text(status)}"
     except XbuildError as exc:
-        rows.append((f"qemu on {node}", False, str(exc)))
-    return rows
+        probes.append((f"qemu on {node}", False, str(exc)))
+    builds = ", ".join(f"{a}{how[a]}" for a in arches)
+    return [(f"node {node}", True, f"{facts}; runs {', '.join(map(str, native)) or '?'}; "
+                                   f"builds {builds}"), *probes]

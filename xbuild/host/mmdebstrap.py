@@ -7,6 +7,7 @@ named build contexts.
 
 from __future__ import annotations
 
+import os
 import tempfile
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
@@ -53,6 +54,16 @@ def mmdebstrap_argv(base: BaseSpec, arch: Arch, output: Path) -> list[str]:
             "--", base.suite, str(output), *sources]
 
 
+def bootstrap_env(provenance: Provenance) -> dict[str, str] | None:
+    """mmdebstrap's environment: with SOURCE_DATE_EPOCH (the checkout's commit time) its
+    tarball is the same byte for byte while the mirror serves the same packages, so a base
+    bootstrapped again keeps its digest unless a package changed (the weekly refresh then
+    rebuilds only what new packages touch)."""
+    if provenance.epoch is None:
+        return None
+    return {**os.environ, "SOURCE_DATE_EPOCH": str(provenance.epoch)}
+
+
 def _publish_arch(base: BaseSpec, arch: Arch, namespace: str, docker: BaseEngine,
                   shell: Shell, *, provenance: Provenance, log_dir: Path) -> Reference:
     """Bootstrap and push one base for one arch; returns the pushed image, by digest."""
@@ -60,7 +71,7 @@ def _publish_arch(base: BaseSpec, arch: Arch, namespace: str, docker: BaseEngine
     with tempfile.TemporaryDirectory(prefix="xbuild-base-") as tmp:
         workdir = Path(tmp)
         shell.run(mmdebstrap_argv(base, arch, workdir / "rootfs.tar"), output=log_path,
-                  timeout=BOOTSTRAP_TIMEOUT)
+                  timeout=BOOTSTRAP_TIMEOUT, env=bootstrap_env(provenance))
         (workdir / "Dockerfile").write_text(_DOCKERFILE)
         request = base_request(base, arch, namespace=namespace, workdir=workdir,
                                provenance=provenance)

@@ -10,18 +10,29 @@ import platform as host_platform
 import shutil
 from collections.abc import Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from pathlib import Path
 from typing import Protocol
 
 from xbuild.core.answers import RunOutput
-from xbuild.core.emulation import ArchStatus, Handler, handler_problem, judge_answer, parse_handler
+from xbuild.core.emulation import (
+    EMULATOR_MARKER,
+    ArchStatus,
+    Execution,
+    Handler,
+    handler_problem,
+    judge_answer,
+    judge_execution,
+    may_run_directly,
+    parse_handler,
+)
 from xbuild.core.errors import CommandFailed, EnvironmentProblem
 from xbuild.core.nodes import DEFAULT
 from xbuild.core.platforms import Arch, Platform, arch_for_platform, arch_for_uname, sort_key
 from xbuild.core.refs import Reference
 from xbuild.core.smoke import PROBE, Sandbox
 from xbuild.host.cmd import Shell
-from xbuild.host.probe import ProbeBuilder, ensure_probe
+from xbuild.host.probe import ProbeBuilder, ensure_probe, probe_ref
 
 BINFMT_DIR = Path("/proc/sys/fs/binfmt_misc")
 
@@ -48,7 +59,8 @@ HOST = host_arch()
 def check(arches: Iterable[Arch], docker: ProbeRunner, cache: Path, shell: Shell,
           root: Path = BINFMT_DIR, *, native: Arch | None = HOST,
           handlers: bool = True) -> list[ArchStatus]:
-    """Per arch: native, or a handler with the F flag and a probe container that runs.
+    """Per arch: native, or a probe container that runs (through a handler with the F flag,
+    or on the CPU itself), and how it ran: directly or emulated.
 
     `native`: the arch the engine's CPU runs (this host's by default). `handlers`: read this
     host's binfmt_misc handlers first (only where the engine runs on this host's kernel;
@@ -57,18 +69,49 @@ def check(arches: Iterable[Arch], docker: ProbeRunner, cache: Path, shell: Shell
     def status(arch: Arch) -> ArchStatus:
         handler = read_handler(arch, root) if handlers else None
         if arch == native:  # needs no QEMU, and no probe image to prove it
-            return ArchStatus(arch=arch, native=True, handler=handler)
-        problem, answer = handler_problem(arch, handler) if handlers else "", ""
-        if not problem:
-            answer, problem = _probe(arch, docker, cache, shell)
-        return ArchStatus(arch=arch, native=False, handler=handler, answer=answer,
-                          problem=problem)
+            return ArchStatus(arch=arch, native=True, handler=handler,
+                              execution=Execution.NATIVE)
+        return _foreign(arch, handler, docker, cache, shell,
+                        handlers=handlers, direct=may_run_directly(arch, native))
 
     ordered = sorted(set(arches), key=sort_key)
     # The probes wait on container start-up, not on the CPU: run them side by side.
     with ThreadPoolExecutor(max_workers=max(len(ordered), 1),
                             thread_name_prefix="xbuild-probe") as pool:
         return list(pool.map(status, ordered))
+
+
+def _foreign(arch: Arch, handler: Handler | None, docker: ProbeRunner, cache: Path,
+             shell: Shell, *, handlers: bool, direct: bool) -> ArchStatus:
+    """A foreign arch: its handler (none needed where the CPU may run it itself), a probe, and
+    how the probe ran."""
+    def verdict(answer: str = "", problem: str = "") -> ArchStatus:
+        return ArchStatus(arch=arch, native=False, handler=handler, answer=answer,
+                          problem=problem)
+
+    needs_handler = handlers and not (direct and handler is None)
+    if needs_handler and (problem := handler_problem(arch, handler)):
+        return verdict(problem=problem)
+    answer, problem = _probe(arch, docker, cache, shell)
+    if problem:
+        if direct and handler is None and handlers:
+            problem += (f" (this CPU does not run {arch} itself, and no binfmt_misc handler "
+                        f"{arch.qemu} is registered)")
+        return verdict(answer, problem)
+    execution, emulator = _how_it_ran(arch, answer, docker)
+    return replace(verdict(answer), execution=execution, emulator=emulator)
+
+
+def _how_it_ran(arch: Arch, answer: str, docker: ProbeRunner) -> tuple[Execution, str]:
+    """The probe again, with EMULATOR_MARKER in its environment: QEMU then announces itself
+    instead of running it, a CPU that runs it itself answers as before (core/emulation.py)."""
+    name, value = EMULATOR_MARKER
+    marked = docker.run(probe_ref(arch), ["/bin/busybox", "env", f"{name}={value}",
+                                          "/bin/busybox", "arch"],
+                        platform=arch.platform, sandbox=PROBE)
+    if marked.exit_code != 0:
+        return Execution.UNKNOWN, ""
+    return judge_execution(arch, answer, marked.output)
 
 
 def check_node(node: str, arches: Iterable[Arch], docker: ProbeRunner, *,
@@ -98,8 +141,12 @@ def require(statuses: Sequence[ArchStatus], node: str = "") -> None:
                                  + " (try `xbuild qemu --install`)")
 
 
-def install(arches: Iterable[Arch], shell: Shell, root: Path = BINFMT_DIR) -> list[str]:
-    """Register the host's qemu-user-static handlers that are missing; returns what it did."""
+def install(arches: Iterable[Arch], shell: Shell, root: Path = BINFMT_DIR, *,
+            native: Arch | None = HOST) -> list[str]:
+    """Register the host's qemu-user-static handlers that are missing; returns what it did.
+    An arch this CPU may run itself (arm32v7 on arm64) is left alone: Debian ships no handler
+    for it there, and the probe tells whether the CPU does (ci/host-setup.sh registers
+    qemu-arm by hand where it does not)."""
     done = []
     if not (root / "register").exists():
         _run(shell, ["mount", "-t", "binfmt_misc", "binfmt_misc", str(root)], "mount binfmt_misc")
@@ -107,9 +154,10 @@ def install(arches: Iterable[Arch], shell: Shell, root: Path = BINFMT_DIR) -> li
     if shutil.which("update-binfmts") is None:
         raise EnvironmentProblem("update-binfmts is missing: install Debian's qemu-user-static "
                                  "and binfmt-support (ci/host-setup.sh does)")
-    native = host_arch()
     for arch in sorted(set(arches) - {native}, key=sort_key):
-        if read_handler(arch, root) is None:
+        if may_run_directly(arch, native):
+            done.append(f"left {arch.qemu} alone: this CPU may run {arch} itself")
+        elif read_handler(arch, root) is None:
             _run(shell, ["update-binfmts", "--import", arch.qemu], f"register {arch.qemu}")
             done.append(f"registered {arch.qemu}")
     return done

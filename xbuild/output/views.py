@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Collection, Mapping, Sequence
 
 from xbuild.core.checks import Report, Verdict
-from xbuild.core.emulation import ArchStatus
+from xbuild.core.emulation import ArchStatus, execution_text
 from xbuild.core.plan import Plan
 from xbuild.core.platforms import sort_key
 from xbuild.core.results import RunReport, Status, TargetResult
@@ -156,21 +156,25 @@ def qemu_grid(statuses: Sequence[ArchStatus], node: str = "default") -> Grid:
         handler = "native" if s.native else (s.handler.interpreter if s.handler else "missing")
         flags = s.handler.flags if s.handler and not s.native else ""
         cells = (s.arch.name, str(s.arch.platform), handler, flags, s.answer,
-                 "✓" if s.ok else f"✗ {s.problem}")
+                 execution_text(s) if s.ok else "", "✓" if s.ok else f"✗ {s.problem}")
         rows.append((cells, None if s.ok else "red"))
     return Grid(title=f"QEMU per architecture on node {node}",
-                headers=("arch", "platform", "binfmt handler", "flags", "`arch` answers", ""),
+                headers=("arch", "platform", "binfmt handler", "flags", "`arch` answers",
+                         "runs", ""),
                 rows=tuple(rows))
 
 
-def timeline_mermaid(report: RunReport, emulated: Collection[str] = ()) -> str:
+def timeline_mermaid(report: RunReport, emulated: Collection[str] = (),
+                     nodes: Sequence[str] = ()) -> str:
     """The run as a mermaid Gantt chart (GitHub renders it in step summaries): a bar per
-    built target on its node, emulated builds marked, failures in red."""
+    built target on its node, emulated builds marked, failures in red; after the title, how
+    each node ran each arch (`nodes`: native, native AArch32, emulated)."""
     built = sorted((r for r in report.targets if r.started), key=lambda r: r.started)
+    how = [*(f"- {line}" for line in nodes), ""] if nodes else []
     if not built:
-        return "### xbuild timeline\n\nNothing was built.\n"
+        return "\n".join(["### xbuild timeline", "", *how, "Nothing was built.", ""])
     zero = built[0].started
-    lines = ["### xbuild timeline", "", "```mermaid", "gantt",
+    lines = ["### xbuild timeline", "", *how, "```mermaid", "gantt",
              f"    title xbuild: {len(built)} builds, {report.seconds:.0f} s",
              "    dateFormat X", "    axisFormat %M:%S"]
     ids = {r.target.key: f"t{n}" for n, r in enumerate(built)}

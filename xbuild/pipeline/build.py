@@ -12,9 +12,10 @@ from pathlib import Path
 from xbuild.core import record
 from xbuild.core.buildspec import Pairs, image_source
 from xbuild.core.downloads import Need, Redirects, needs
+from xbuild.core.emulation import builds_slowly, execution_text, node_line
 from xbuild.core.errors import ConfigError, SelectionError
 from xbuild.core.matrix import Matrix
-from xbuild.core.nodes import DEFAULT, Node, NodeMap, cross_node_problem, emulated
+from xbuild.core.nodes import DEFAULT, Node, NodeMap, cross_node_problem
 from xbuild.core.plan import Plan, Target
 from xbuild.core.platforms import sort_key
 from xbuild.core.refs import Reference
@@ -52,11 +53,13 @@ class BuildSettings:
     builders: NodeMap | None = None  # where each arch builds; None: matrix.yml's builders
 
 
-def preflight(targets: Sequence[Target], nodes: NodeMap, kit: Tools) -> set[str]:
+def preflight(targets: Sequence[Target], nodes: NodeMap,
+              kit: Tools) -> tuple[set[str], list[str]]:
     """Stop before building anything if a node's engine is down or cannot run an arch it is
-    to build; note what a node builds under emulation (returned: those target keys). The
-    probes run on the node."""
+    to build; note what a node builds under emulation (returned: those target keys, and a
+    line per node saying how each arch runs there). The probes run on the node."""
     slow: set[str] = set()
+    how: list[str] = []  # issue 21: native, native AArch32 or emulated, per node (probed)
     wanted = sorted({t.arch for t in targets}, key=sort_key)
     for node in nodes.nodes(wanted):
         arches = nodes.arches_on(node, wanted)
@@ -65,13 +68,14 @@ def preflight(targets: Sequence[Target], nodes: NodeMap, kit: Tools) -> set[str]
         kit.console.note(f"node {node}: engine {docker.server_version()}, buildx "
                          f"{docker.buildx_version()}, runs "
                          f"{', '.join(map(str, native)) or 'an unknown arch'}")
-        qemu.require(qemu.check_node(node.name, arches, docker, native=native,
-                                     cache=cache_dir(), shell=kit.shell), str(node))
-        for arch in arches:
-            if emulated(arch, native):
-                kit.console.note(f"node {node} builds {arch} under emulation")
-                slow |= {t.key for t in targets if t.arch == arch}
-    return slow
+        statuses = qemu.check_node(node.name, arches, docker, native=native,
+                                   cache=cache_dir(), shell=kit.shell)
+        qemu.require(statuses, str(node))
+        how.append(node_line(str(node), statuses))  # issue 21: what the probe found
+        for status in filter(builds_slowly, statuses):
+            kit.console.note(f"node {node} builds {status.arch} {execution_text(status)}")
+            slow |= {t.key for t in targets if t.arch == status.arch}
+    return slow, how
 
 
 def refuse_cross_node(plan: Plan, nodes: NodeMap) -> None:
@@ -167,7 +171,7 @@ def build(matrix: Matrix, plan: Plan, settings: BuildSettings, console: Console,
     if resolution.up_to_date:
         console.note(f"{len(resolution.up_to_date)} of {len(plan.targets)} targets up to date "
                      "(published with the identity this checkout gives them)")
-    slow = preflight(todo, nodes, kit) if todo and not settings.dry_run else set()
+    slow, how = preflight(todo, nodes, kit) if todo and not settings.dry_run else (set(), [])
     run_dir = new_run_dir(settings.log_dir)
     fetched = fetch_downloads(downloads_wanted(matrix, plan, todo), mirror=settings.mirror,
                               dry_run=settings.dry_run, staging=run_dir / "downloads",
@@ -188,7 +192,7 @@ def build(matrix: Matrix, plan: Plan, settings: BuildSettings, console: Console,
         report = replace(report, verified=gate.ok if gate else None,
                          seconds=time.monotonic() - started)
         console.grid(summary_grid(report))
-        timeline = timeline_mermaid(report, slow)
+        timeline = timeline_mermaid(report, slow, how)
         (run_dir / "timeline.md").write_text(timeline, encoding="utf-8")
         console.step_summary(summary_markdown(report) + "\n" + timeline)
         return report
