@@ -38,7 +38,8 @@ def test_a_security_archive_adds_its_source() -> None:
 
 def test_every_arch_bootstrapped_pushed_and_listed(tmp_path: Path) -> None:
     docker, shell = FakeDocker(), RecordingShell()
-    result = publish_base(BASE, [ARM64, AMD64], NS, docker, shell, provenance=ORIGIN,
+    result = publish_base(BASE, [ARM64, AMD64], NS, builder_for=lambda _a: docker,
+                          publisher=docker, shell=shell, provenance=ORIGIN,
                           log_dir=tmp_path, jobs=2)
     assert result.status is ListStatus.PUBLISHED
     assert sorted(c[0] for c in shell.commands) == ["mmdebstrap", "mmdebstrap"]
@@ -54,7 +55,8 @@ def test_every_arch_bootstrapped_pushed_and_listed(tmp_path: Path) -> None:
 def test_one_failed_arch_withholds_the_list_and_names_the_arch(tmp_path: Path) -> None:
     docker = FakeDocker()
     shell = RecordingShell(fail={"--architectures=armhf"})
-    result = publish_base(BASE, [AMD64, ARM32], NS, docker, shell, provenance=ORIGIN,
+    result = publish_base(BASE, [AMD64, ARM32], NS, builder_for=lambda _a: docker,
+                          publisher=docker, shell=shell, provenance=ORIGIN,
                           log_dir=tmp_path, jobs=1)
     assert result.status is ListStatus.WITHHELD
     assert "arm32v7" in result.detail and "mmdebstrap failed" in result.detail

@@ -136,8 +136,7 @@ def test_each_target_builds_on_its_node_within_the_node_s_cap(
     options = RunOptions(run_dir=tmp_path / "run", provenance=Provenance(created="x"),
                          native=(AMD64,), push=True, jobs=4, nodes=nodes,
                          node_jobs={"there": 1})
-    report = run_guarded(plan, {DEFAULT: here, "there": there},  # type: ignore[arg-type]
-                         RecordingReporter(), options)
+    report = run_guarded(plan, {DEFAULT: here, "there": there}, RecordingReporter(), options)
     assert sorted(here.built_keys) == ["orthanc-amd64", "orthanc-plugins-amd64"]
     assert sorted(there.built_keys) == sorted(k for k, n in nodes.items() if n == "there")
     assert {r.node for r in report.targets} == {DEFAULT, "there"}

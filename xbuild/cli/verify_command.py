@@ -45,8 +45,8 @@ def verify(
     reference = _verify_ref(ref, the_matrix)
     spec = _matrix_image(the_matrix, reference)
     wanted = parse_arches(arch) or (spec.arches if spec else ())
-    report = audit(reference, wanted, spec.smoke if spec else (), tools(State.console).docker,
-                   State.console)
+    report = audit(reference, wanted, spec.smoke if spec else (),
+                   tools(State.console).engines.on(), State.console)
     if as_json:
         print_json(report.as_dict())
     finish([True], lied=not report.ok)

@@ -15,10 +15,9 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol, TextIO
+from typing import Protocol
 
-from xbuild.core.answers import Built
-from xbuild.core.buildspec import BuildRequest, Pairs, Provenance, build_request
+from xbuild.core.buildspec import Pairs, Provenance, build_request
 from xbuild.core.errors import CommandFailed
 from xbuild.core.nodes import DEFAULT
 from xbuild.core.plan import ManifestList, Plan, Target
@@ -26,15 +25,11 @@ from xbuild.core.platforms import Arch
 from xbuild.core.refs import Reference
 from xbuild.core.results import ListResult, ListStatus, RunReport, Status, TargetResult
 from xbuild.core.schedule import blocked_by, by_priority, critical_path
-from xbuild.engine.publish import ListEngine, publish_one
+from xbuild.engine.engines import Builder, Publisher
+from xbuild.engine.publish import publish_one
 from xbuild.engine.retry import short_error
 
 Job = Target | ManifestList
-
-
-class Engine(ListEngine, Protocol):
-    def build(self, request: BuildRequest, log: TextIO,
-              on_line: Callable[[str], None]) -> Built: ...
 
 
 class Reporter(Protocol):
@@ -56,6 +51,7 @@ class RunOptions:
     provenance: Provenance
     native: tuple[Arch, ...]
     push: bool = False
+    dry_run: bool = False  # builds and lists only say what they would do
     jobs: int = 2
     allow_partial: bool = False
     base_contexts: Mapping[str, Pairs] = field(default_factory=dict)  # per arch name
@@ -76,12 +72,13 @@ class RunOptions:
 
 
 class Runner:
-    def __init__(self, plan: Plan, engines: Mapping[str, Engine], reporter: Reporter,
-                 options: RunOptions) -> None:
-        """`engines`: the engine of each node the plan's targets build on (DEFAULT: the one
-        that also publishes the lists)."""
-        self.plan, self.engines, self.reporter, self.options = plan, engines, reporter, options
-        self.engine = engines[DEFAULT]
+    def __init__(self, plan: Plan, reporter: Reporter, options: RunOptions, *,
+                 builder_on: Callable[[str], Builder],
+                 publisher: Callable[[], Publisher]) -> None:
+        """`builder_on`: a node's builder; `publisher`: what publishes the lists. Each is
+        asked for only when a build or a list needs it."""
+        self.plan, self.reporter, self.options = plan, reporter, options
+        self.builder_on, self.publisher = builder_on, publisher
         self.results: dict[str, TargetResult] = {}
         self.lists: dict[str, ListResult] = {}
         self.weights = critical_path(plan, options.native)
@@ -91,7 +88,7 @@ class Runner:
         self.options.run_dir.mkdir(parents=True, exist_ok=True)
         self._record_known()
         nodes = {self.options.node_of(t) for t in self.plan.targets}
-        workers = 1 if self.engine.dry_run else sum(self.options.cap(n) for n in nodes) + 1
+        workers = 1 if self.options.dry_run else sum(self.options.cap(n) for n in nodes) + 1
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="xbuild") as pool:
             running: dict[Future[TargetResult | ListResult], Job] = {}
             while True:
@@ -193,7 +190,7 @@ class Runner:
                                  node=node)
         with log_path.open("w", encoding="utf-8") as log:
             try:
-                built = self.engines[node].build(request, log,
+                built = self.builder_on(node).build(request, log,
                                                  lambda text: self.reporter.line(target, text))
             except CommandFailed as exc:
                 return done(status=Status.FAILED, detail=short_error(exc.output),
@@ -203,7 +200,7 @@ class Runner:
                 return done(status=Status.FAILED,
                             detail=f"internal error: {type(exc).__name__}: {exc}",
                             seconds=time.monotonic() - start)
-        status = (Status.DRY_RUN if self.engine.dry_run
+        status = (Status.DRY_RUN if self.options.dry_run
                   else Status.PUSHED if self.options.push else Status.BUILT)
         return done(status=status, digest=built.digest, seconds=time.monotonic() - start)
 
@@ -215,15 +212,16 @@ class Runner:
             return ListResult(manifest=manifest, status=ListStatus.UP_TO_DATE,
                               platforms=tuple(str(a.platform) for a, _ in good),
                               available=tuple(str(a.platform) for a, _ in good))
-        if self.options.gate is not None and not self.engine.dry_run:
+        if self.options.gate is not None and not self.options.dry_run:
             built = [r for r in results if r.status is Status.PUSHED]
             if refused := self.options.gate(manifest, built):
                 return ListResult(manifest=manifest, status=ListStatus.REFUSED, detail=refused,
                                   available=tuple(str(a.platform) for a, _ in good))
         log_path = self.options.run_dir / f"{manifest.image}-list.log"
         with log_path.open("w", encoding="utf-8") as log:
-            return publish_one(manifest, good, lacking, self.engine,
-                               allow_partial=self.options.allow_partial, log=log)
+            return publish_one(manifest, good, lacking, self.publisher(),
+                               allow_partial=self.options.allow_partial,
+                               dry_run=self.options.dry_run, log=log)
 
     def _unchanged(self, manifest: ManifestList, good: list[tuple[Arch, Reference]]) -> bool:
         """The list already holds exactly these images: publishing it again changes nothing."""
@@ -231,8 +229,9 @@ class Runner:
         return published == frozenset(ref.digest for _, ref in good)
 
 
-def run_plan(plan: Plan, engine: Engine | Mapping[str, Engine], reporter: Reporter,
-             options: RunOptions) -> RunReport:
-    """`engine`: one for every node, or one per node (see Runner)."""
-    engines = engine if isinstance(engine, Mapping) else {DEFAULT: engine}
-    return Runner(plan, engines, reporter, options).run()
+def run_plan(plan: Plan, reporter: Reporter, options: RunOptions, *,
+             builder_on: Callable[[str], Builder],
+             publisher: Callable[[], Publisher]) -> RunReport:
+    """Run `plan`: see Runner."""
+    return Runner(plan, reporter, options, builder_on=builder_on,
+                     publisher=publisher).run()

@@ -7,25 +7,21 @@ import urllib.error
 import urllib.request
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 from xbuild.core.errors import XbuildError
 from xbuild.core.matrix import Matrix
 from xbuild.core.nodes import Node, NodeMap, emulated
-from xbuild.core.platforms import Arch, Platform
+from xbuild.core.platforms import Arch
 from xbuild.core.refs import registry_of
 from xbuild.host import qemu
 from xbuild.host.cmd import Shell
 from xbuild.host.paths import cache_dir
 
+if TYPE_CHECKING:
+    from xbuild.engine.docker import Docker
+
 Row = tuple[str, bool, str]  # what, ok, detail
-
-
-class EngineFacts(qemu.ProbeRunner, Protocol):
-    def server_version(self) -> str: ...
-    def buildx_version(self) -> str: ...
-    def builder_driver(self) -> str: ...
-    def native_platforms(self) -> list[Platform]: ...
 
 
 def registry_answer(host: str) -> str:
@@ -51,7 +47,7 @@ def logged_in_registries(config: Path | None = None) -> list[str]:
     return sorted({*data.get("auths", {}), *data.get("credHelpers", {})})
 
 
-def diagnose(matrix: Matrix, namespace: str, nodes: NodeMap, engine: Callable[[str], EngineFacts],
+def diagnose(matrix: Matrix, namespace: str, nodes: NodeMap, engine: Callable[[str], Docker],
              shell: Shell) -> list[Row]:
     """Per node: its engine, buildx and driver, what it runs natively, what it builds (and
     which of those under emulation), and a probe per arch on that node; then the registry."""
@@ -67,7 +63,7 @@ def diagnose(matrix: Matrix, namespace: str, nodes: NodeMap, engine: Callable[[s
     return rows
 
 
-def node_rows(node: Node, arches: tuple[Arch, ...], engine: Callable[[str], EngineFacts],
+def node_rows(node: Node, arches: tuple[Arch, ...], engine: Callable[[str], Docker],
               shell: Shell) -> list[Row]:
     try:
         docker = engine(node.name)

@@ -11,24 +11,20 @@ import shutil
 from collections.abc import Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING
 
-from xbuild.core.answers import RunOutput
 from xbuild.core.emulation import ArchStatus, Handler, handler_problem, judge_answer, parse_handler
 from xbuild.core.errors import CommandFailed, EnvironmentProblem
 from xbuild.core.nodes import DEFAULT
 from xbuild.core.platforms import Arch, Platform, arch_for_platform, arch_for_uname, sort_key
-from xbuild.core.refs import Reference
-from xbuild.core.smoke import PROBE, Sandbox
+from xbuild.core.smoke import PROBE
 from xbuild.host.cmd import Shell
-from xbuild.host.probe import ProbeBuilder, ensure_probe
+from xbuild.host.probe import ensure_probe
+
+if TYPE_CHECKING:
+    from xbuild.engine.docker import Docker
 
 BINFMT_DIR = Path("/proc/sys/fs/binfmt_misc")
-
-
-class ProbeRunner(ProbeBuilder, Protocol):
-    def run(self, image: Reference, command: Sequence[str], *, platform: Platform,
-            sandbox: Sandbox, entrypoint: str | None = None) -> RunOutput: ...
 
 
 def read_handler(arch: Arch, root: Path = BINFMT_DIR) -> Handler | None:
@@ -45,7 +41,7 @@ def host_arch() -> Arch | None:
 HOST = host_arch()
 
 
-def check(arches: Iterable[Arch], docker: ProbeRunner, cache: Path, shell: Shell,
+def check(arches: Iterable[Arch], docker: Docker, cache: Path, shell: Shell,
           root: Path = BINFMT_DIR, *, native: Arch | None = HOST,
           handlers: bool = True) -> list[ArchStatus]:
     """Per arch: native, or a handler with the F flag and a probe container that runs.
@@ -71,7 +67,7 @@ def check(arches: Iterable[Arch], docker: ProbeRunner, cache: Path, shell: Shell
         return list(pool.map(status, ordered))
 
 
-def check_node(node: str, arches: Iterable[Arch], docker: ProbeRunner, *,
+def check_node(node: str, arches: Iterable[Arch], docker: Docker, *,
                native: Sequence[Platform], cache: Path, shell: Shell) -> list[ArchStatus]:
     """`check` on a node whose CPU runs `native`: its own arch needs no probe, and this host's
     binfmt handlers are read only for the default node (its engine runs on this kernel)."""
@@ -79,7 +75,7 @@ def check_node(node: str, arches: Iterable[Arch], docker: ProbeRunner, *,
     return check(arches, docker, cache, shell, native=own, handlers=node == DEFAULT)
 
 
-def _probe(arch: Arch, docker: ProbeRunner, cache: Path, shell: Shell) -> tuple[str, str]:
+def _probe(arch: Arch, docker: Docker, cache: Path, shell: Shell) -> tuple[str, str]:
     """What `arch` answers in a probe container on `docker`'s engine, and what is wrong."""
     probe = docker.run(ensure_probe(arch, docker, cache, shell), ["/bin/busybox", "arch"],
                        platform=arch.platform, sandbox=PROBE)

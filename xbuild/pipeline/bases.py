@@ -30,10 +30,11 @@ def publish_bases(matrix: Matrix, *, arches: Sequence[Arch], namespace: str | No
     for base in matrix.bases:
         console.note(f"bootstrapping {base.name} for {', '.join(a.name for a in arches)} "
                      f"(logs in {run_dir})")
-        result = mmdebstrap.publish_base(base, arches,
-                                    namespace or matrix.namespace, kit.docker, kit.shell,
-                                    provenance=origin, log_dir=run_dir, jobs=jobs,
-                                    node_of=lambda a: kit.engine(where.node_for(a).name))
+        result = mmdebstrap.publish_base(
+            base, arches, namespace or matrix.namespace,
+            builder_for=lambda a: kit.engines.on(where.node_for(a).name),
+            publisher=kit.engines.on(), shell=kit.shell, provenance=origin, log_dir=run_dir,
+            jobs=jobs, dry_run=dry_run)
         console.list_result(str(result.manifest.ref), result.status, result.detail,
                             result.status.ok)
         results.append(result)

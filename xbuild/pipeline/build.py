@@ -14,11 +14,12 @@ from xbuild.core.buildspec import Pairs, image_source
 from xbuild.core.downloads import Need, Redirects, needs
 from xbuild.core.errors import ConfigError, SelectionError
 from xbuild.core.matrix import Matrix
-from xbuild.core.nodes import DEFAULT, Node, NodeMap, cross_node_problem, emulated
+from xbuild.core.nodes import NodeMap, cross_node_problem, emulated
 from xbuild.core.plan import Plan, Target
 from xbuild.core.platforms import sort_key
 from xbuild.core.refs import Reference
 from xbuild.core.results import RunReport, Status
+from xbuild.engine.gate import VerifyGate
 from xbuild.engine.runner import RunOptions, run_plan
 from xbuild.host import qemu
 from xbuild.host.paths import cache_dir
@@ -28,15 +29,8 @@ from xbuild.output.console import Console
 from xbuild.output.progress import Progress
 from xbuild.output.views import summary_grid, summary_markdown, timeline_mermaid
 from xbuild.pipeline.resolve import Resolution, resolve, with_fetched
-from xbuild.pipeline.tools import (
-    LazyEngine,
-    Tools,
-    new_run_dir,
-    tools,
-    write_json,
-    write_record,
-)
-from xbuild.pipeline.verify import VerifyGate
+from xbuild.pipeline.tools import Tools, new_run_dir, tools, write_json, write_record
+from xbuild.pipeline.verify import show
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -60,7 +54,7 @@ def preflight(targets: Sequence[Target], nodes: NodeMap, kit: Tools) -> set[str]
     wanted = sorted({t.arch for t in targets}, key=sort_key)
     for node in nodes.nodes(wanted):
         arches = nodes.arches_on(node, wanted)
-        docker = kit.engine(node.name)
+        docker = kit.engines.on(node.name)
         native = docker.native_platforms()
         kit.console.note(f"node {node}: engine {docker.server_version()}, buildx "
                          f"{docker.buildx_version()}, runs "
@@ -157,49 +151,68 @@ def build(matrix: Matrix, plan: Plan, settings: BuildSettings, console: Console,
     started = time.monotonic()
     downloads_wanted(matrix, plan)  # invalid input stops here, before anything runs
     kit = kit or tools(console, dry_run=settings.dry_run)
-    resolution = resolve(matrix, plan, kit.registry, push=settings.push and not settings.dry_run,
-                         rebuild=settings.rebuild)
+    resolution = _resolve(matrix, plan, settings, kit)
     todo = resolution.to_build(plan)
     check_secrets(todo)
     nodes = settings.builders or matrix.builders
     if not settings.push:
         refuse_cross_node(plan, nodes)
-    if resolution.up_to_date:
-        console.note(f"{len(resolution.up_to_date)} of {len(plan.targets)} targets up to date "
-                     "(published with the identity this checkout gives them)")
     slow = preflight(todo, nodes, kit) if todo and not settings.dry_run else set()
     run_dir = new_run_dir(settings.log_dir)
     fetched = fetch_downloads(downloads_wanted(matrix, plan, todo), mirror=settings.mirror,
                               dry_run=settings.dry_run, staging=run_dir / "downloads",
                               console=console, redirects=matrix.redirects)
     resolution = with_fetched(resolution, plan, fetched.checksums)
-    gate = VerifyGate(matrix, kit, console) if settings.verify else None
+    gate = verify_gate(matrix, kit) if settings.verify else None
     options = _run_options(matrix, plan, settings, kit, resolution=resolution, fetched=fetched,
                            run_dir=run_dir, gate=gate, nodes=nodes)
-    engines = {node.name: LazyEngine(kit, node.name, dry_run=settings.dry_run)
-               for node in {*nodes.nodes(matrix.all_arches), Node(name=DEFAULT)}}
     report: RunReport | None = None
     try:
         with Progress(console, len(plan.targets)) as progress:
-            report = run_plan(plan, engines, progress, options)
+            report = run_plan(plan, progress, options, builder_on=kit.engines.on,
+                              publisher=kit.engines.on)
         if gate is not None and settings.push:
             verify_unlisted(plan, report, gate)
         # the whole command's time: reads, fetches and verification as well as the builds
         report = replace(report, verified=gate.ok if gate else None,
                          seconds=time.monotonic() - started)
-        console.grid(summary_grid(report))
-        timeline = timeline_mermaid(report, slow)
-        (run_dir / "timeline.md").write_text(timeline, encoding="utf-8")
-        console.step_summary(summary_markdown(report) + "\n" + timeline)
+        _summarise(report, slow, run_dir, console)
         return report
     finally:
         fetched.cleanup()  # the staged copies; the cache keeps the files
         if report is not None:  # whatever failed after the pushes, the records say what was
-            write_record(run_dir, report.as_dict())
-            if settings.push:
-                write_json(run_dir / record.RECORD_NAME, record.render(
-                    plan.namespace, plan.tag, report, resolution.identities,
-                    refused=gate.failed if gate else frozenset()))
+            _write_records(run_dir, plan, report, resolution, gate, push=settings.push)
+
+
+def _write_records(run_dir: Path, plan: Plan, report: RunReport, resolution: Resolution,
+                   gate: VerifyGate | None, *, push: bool) -> None:
+    write_record(run_dir, report.as_dict())
+    if push:
+        write_json(run_dir / record.RECORD_NAME, record.render(
+            plan.namespace, plan.tag, report, resolution.identities,
+            refused=gate.failed if gate else frozenset()))
+
+
+def _resolve(matrix: Matrix, plan: Plan, settings: BuildSettings, kit: Tools) -> Resolution:
+    resolution = resolve(matrix, plan, kit.registry, push=settings.push and not settings.dry_run,
+                         rebuild=settings.rebuild)
+    if resolution.up_to_date:
+        kit.console.note(f"{len(resolution.up_to_date)} of {len(plan.targets)} targets up to "
+                         "date (published with the identity this checkout gives them)")
+    return resolution
+
+
+def verify_gate(matrix: Matrix, kit: Tools) -> VerifyGate:
+    """The gate `--verify` puts before each list: it shows each verdict on the console."""
+    return VerifyGate(smoke={spec.name: spec.smoke for spec in matrix.images},
+                      inspector=kit.engines.on, show=lambda found: show(found, kit.console))
+
+
+def _summarise(report: RunReport, slow: set[str], run_dir: Path, console: Console) -> None:
+    console.grid(summary_grid(report))
+    timeline = timeline_mermaid(report, slow)
+    (run_dir / "timeline.md").write_text(timeline, encoding="utf-8")
+    console.step_summary(summary_markdown(report) + "\n" + timeline)
 
 
 def _run_options(matrix: Matrix, plan: Plan, settings: BuildSettings, kit: Tools, *,
@@ -209,7 +222,8 @@ def _run_options(matrix: Matrix, plan: Plan, settings: BuildSettings, kit: Tools
     return RunOptions(
         run_dir=run_dir, provenance=provenance(matrix.path.parent, kit.shell,
                                                _inputs(matrix, plan)),
-        push=settings.push, jobs=settings.jobs, allow_partial=settings.allow_partial,
+        push=settings.push, dry_run=settings.dry_run, jobs=settings.jobs,
+        allow_partial=settings.allow_partial,
         native=(native,) if native else (),
         base_contexts=base_contexts(matrix, plan, resolution, kit.console),
         target_contexts=fetched.contexts, unbuildable=fetched.unbuildable,

@@ -25,7 +25,7 @@ def check_qemu(arches: Sequence[Arch], nodes: NodeMap, *, install: bool,
             console.say(line)
     statuses: list[ArchStatus] = []
     for node in nodes.nodes(arches):
-        docker = kit.engine(node.name)
+        docker = kit.engines.on(node.name)
         found = qemu.check_node(node.name, nodes.arches_on(node, arches), docker,
                                 native=docker.native_platforms(), cache=cache_dir(),
                                 shell=kit.shell)
@@ -37,6 +37,6 @@ def check_qemu(arches: Sequence[Arch], nodes: NodeMap, *, install: bool,
 def doctor(matrix: Matrix, namespace: str | None, nodes: NodeMap,
            console: Console) -> list[Row]:
     kit = tools(console)
-    rows = diagnose(matrix, namespace or matrix.namespace, nodes, kit.engine, kit.shell)
+    rows = diagnose(matrix, namespace or matrix.namespace, nodes, kit.engines.on, kit.shell)
     console.grid(doctor_grid(rows))
     return rows

@@ -30,7 +30,8 @@ def manifest(matrix: Matrix, *, images: Sequence[str], namespace: str | None, ta
     resolution = resolve(matrix, plan, kit.registry, push=True)
     chosen = (from_records(plan, resolution, chosen_from) if chosen_from is not None
               else from_registry(plan, resolution))
-    results = [_publish(m, chosen, resolution, kit, allow_partial=allow_partial)
+    results = [_publish(m, chosen, resolution, kit, allow_partial=allow_partial,
+                        dry_run=dry_run)
                for m in plan.manifests]
     for result in results:
         console.list_result(str(result.manifest.ref), result.status, result.detail,
@@ -82,7 +83,7 @@ def from_records(plan: Plan, resolution: Resolution, entries: dict[str, record.E
 
 
 def _publish(manifest: ManifestList, chosen: Choice, resolution: Resolution, kit: Tools, *,
-             allow_partial: bool) -> ListResult:
+             allow_partial: bool, dry_run: bool) -> ListResult:
     entries = [(arch, ref, chosen[key]) for (arch, ref), key in
                zip(manifest.entries, manifest.target_keys(), strict=True)]
     good = [(arch, ref.pinned(c)) for arch, ref, c in entries if c.startswith("sha256:")]
@@ -92,4 +93,5 @@ def _publish(manifest: ManifestList, chosen: Choice, resolution: Resolution, kit
             r.digest for _, r in good):
         return ListResult(manifest=manifest, status=ListStatus.UP_TO_DATE, platforms=available,
                           available=available)
-    return publish_one(manifest, good, lacking, kit.docker, allow_partial=allow_partial)
+    return publish_one(manifest, good, lacking, kit.engines.on(), allow_partial=allow_partial,
+                       dry_run=dry_run)

@@ -1,0 +1,58 @@
+"""The gate before a list is published: each image this run built is verified as `xbuild
+verify` would (core/checks.py, smoke tests included). Nothing unverified is listed."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Mapping, Sequence
+
+from xbuild.core.answers import ListEntry
+from xbuild.core.checks import Report, Verdict
+from xbuild.core.plan import ManifestList
+from xbuild.core.refs import Reference
+from xbuild.core.results import TargetResult
+from xbuild.core.smoke import SmokeTest
+from xbuild.engine.audit import audit_arch
+from xbuild.engine.engines import Inspector
+
+
+class VerifyGate:
+    """The runner's Gate. Safe to call from worker threads."""
+
+    def __init__(self, *, smoke: Mapping[str, Sequence[SmokeTest]],
+                 inspector: Callable[[], Inspector], show: Callable[[Report], None]) -> None:
+        """`smoke`: each image's smoke tests; `inspector`: asked for on the first image to
+        verify; `show`: hands each report to whoever prints it."""
+        self.smoke, self.inspector, self.show = smoke, inspector, show
+        self.reports: list[Report] = []
+        self.failed: set[str] = set()  # target keys whose image failed
+        self._lock = threading.Lock()
+
+    @property
+    def ok(self) -> bool | None:
+        """None when nothing was verified."""
+        return all(r.ok for r in self.reports) if self.reports else None
+
+    def __call__(self, manifest: ManifestList, built: Sequence[TargetResult]) -> str:
+        return self.verify(manifest.image, manifest.ref, built)
+
+    def verify(self, image: str, ref: Reference, built: Sequence[TargetResult]) -> str:
+        """Verify `built` (one image's arches, pushed by this run); why they may not be listed,
+        or "". `ref` names them in the verdict (the list they are meant for). Nothing built,
+        nothing verified: no verdict is shown or counted."""
+        if not built:
+            return ""
+        arches = tuple(
+            audit_arch(r.target.ref.pinned(r.digest), r.target.arch,
+                       ListEntry(platform=r.target.arch.platform, digest=r.digest),
+                       self.smoke.get(image, ()), self.inspector()) for r in built)
+        report = Report(ref=ref, arches=arches)
+        with self._lock:
+            self.reports.append(report)
+            self.failed |= {r.target.key for r, a in zip(built, arches, strict=True)
+                            if not a.ok}
+            self.show(report)
+        failed = [f"{a.arch.name} " + ", ".join(c.check for c in a.checks
+                                                if c.status is Verdict.FAIL)
+                  for a in arches if not a.ok]
+        return f"not published: verification failed: {'; '.join(failed)}" if failed else ""
