@@ -37,6 +37,7 @@ from xbuild.engine.engines import Builder, Engines, Inspector, Publisher
 from xbuild.engine.runner import Reporter, RunOptions, run_plan
 from xbuild.host.cmd import Completed, Shell
 from xbuild.host.published import TagReader
+from xbuild.host.run_folder import RunFolder
 from xbuild.output.console import Console
 from xbuild.pipeline.tools import Tools
 
@@ -165,6 +166,12 @@ class RecordingReporter:
     @property
     def started_keys(self) -> list[str]:
         return [t.key for t in self.started_targets]
+
+
+def run_folder(tmp_path: Path) -> RunFolder:
+    """A run folder at `tmp_path/run`, made (as RunFolder.create makes one)."""
+    (tmp_path / "run").mkdir()
+    return RunFolder(path=tmp_path / "run", cache=tmp_path / "cache")
 
 
 def run_guarded(plan: Plan, engine: FakeEngine | Mapping[str, FakeEngine], reporter: Reporter,
@@ -369,7 +376,8 @@ def fake_tools(docker: FakeDocker | None = None, *, shell: Shell | None = None,
         return engine
 
     return Tools(console=Console(), shell=shell or RecordingShell(),
-                 registry=registry or FakeRegistry(), engines=Engines(make=make))
+                 registry=registry or FakeRegistry(), engines=Engines(make=make),
+                 cache=Path("/nonexistent/xbuild-cache"))
 
 
 def _registry_conforms(registry: FakeRegistry) -> TagReader:

@@ -11,6 +11,7 @@ from xbuild.core.matrix import BaseSpec
 from xbuild.core.refs import Reference
 from xbuild.core.results import ListStatus
 from xbuild.host.mmdebstrap import mmdebstrap_argv, publish_base
+from xbuild.host.run_folder import RunFolder
 
 AMD64, ARM32, ARM64 = arch("amd64"), arch("arm32v7"), arch("arm64v8")
 BASE = BaseSpec(name=Reference.parse("debian:bookworm-slim"), suite="bookworm",
@@ -40,7 +41,7 @@ def test_every_arch_bootstrapped_pushed_and_listed(tmp_path: Path) -> None:
     docker, shell = FakeDocker(), RecordingShell()
     result = publish_base(BASE, [ARM64, AMD64], NS, builder_for=lambda _a: docker,
                           publisher=docker, shell=shell, provenance=ORIGIN,
-                          log_dir=tmp_path, jobs=2)
+                          run=RunFolder(path=tmp_path, cache=tmp_path), jobs=2)
     assert result.status is ListStatus.PUBLISHED
     assert sorted(c[0] for c in shell.commands) == ["mmdebstrap", "mmdebstrap"]
     assert sorted(str(r.tag) for r in docker.requests) == [
@@ -57,7 +58,7 @@ def test_one_failed_arch_withholds_the_list_and_names_the_arch(tmp_path: Path) -
     shell = RecordingShell(fail={"--architectures=armhf"})
     result = publish_base(BASE, [AMD64, ARM32], NS, builder_for=lambda _a: docker,
                           publisher=docker, shell=shell, provenance=ORIGIN,
-                          log_dir=tmp_path, jobs=1)
+                          run=RunFolder(path=tmp_path, cache=tmp_path), jobs=1)
     assert result.status is ListStatus.WITHHELD
     assert "arm32v7" in result.detail and "mmdebstrap failed" in result.detail
     assert docker.lists == []

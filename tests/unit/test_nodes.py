@@ -15,6 +15,7 @@ from tests.unit.fakes import (
     FakeImage,
     RecordingReporter,
     arch,
+    run_folder,
     run_guarded,
 )
 from xbuild.core.buildspec import Provenance
@@ -133,7 +134,7 @@ def test_each_target_builds_on_its_node_within_the_node_s_cap(
     plan = make_plan(load_matrix(write_matrix(matrix_doc)))
     here, there = FakeEngine(delay=0.05), FakeEngine(delay=0.05)
     nodes = {t.key: ("there" if t.arch != AMD64 else DEFAULT) for t in plan.targets}
-    options = RunOptions(run_dir=tmp_path / "run", provenance=Provenance(created="x"),
+    options = RunOptions(logs=run_folder(tmp_path), provenance=Provenance(created="x"),
                          native=(AMD64,), push=True, jobs=4, nodes=nodes,
                          node_jobs={"there": 1})
     report = run_guarded(plan, {DEFAULT: here, "there": there}, RecordingReporter(), options)
@@ -155,14 +156,16 @@ def max_overlap(events: list[tuple[str, str]]) -> int:
 def test_a_node_row_names_its_emulated_arches_and_probes_on_that_node(tmp_path: Path) -> None:
     docker = FakeDocker()
     docker.native = ARM64.platform
-    rows = node_rows(Node(name="jetson"), (ARM64,), lambda _name: docker, Shell())
+    rows = node_rows(Node(name="jetson"), (ARM64,), lambda _name: docker, Shell(),
+                     cache=tmp_path)
     assert rows[0] == ("node jetson", True, "engine 26.1.5, buildx v0.13.1, driver docker; "
                                             "runs linux/arm64/v8; builds arm64v8")
     assert rows[1] == ("qemu arm64v8 on jetson", True, "native")
     docker.local.add("xbuild-probe:busybox-arm32v7")  # the probe image is there already
     docker.images["xbuild-probe:busybox-arm32v7"] = FakeImage(platform=ARM32.platform,
                                                               answers={"arch": (0, "armv7l")})
-    arm32 = node_rows(Node(name="jetson"), (ARM32,), lambda _name: docker, Shell())
+    arm32 = node_rows(Node(name="jetson"), (ARM32,), lambda _name: docker, Shell(),
+                      cache=tmp_path)
     assert "builds arm32v7 (emulated)" in arm32[0][2]
     assert arm32[1] == ("qemu arm32v7 on jetson", True, "answers 'armv7l'")
     (probe,) = docker.runs

@@ -15,6 +15,7 @@ from tests.unit.fakes import (
     RecordingReporter,
     arch,
     digest_for,
+    run_folder,
     run_guarded,
 )
 from xbuild.core.buildspec import Pairs, Provenance
@@ -74,7 +75,7 @@ def options(tmp_path: Path, *, push: bool = True, jobs: int = 2, allow_partial: 
             native: tuple[Arch, ...] = (AMD64,), provenance: Provenance = PROVENANCE,
             base_contexts: Mapping[str, Pairs] | None = None,
             dry_run: bool = False) -> RunOptions:
-    return RunOptions(run_dir=tmp_path / "run", provenance=provenance, native=native, push=push,
+    return RunOptions(logs=run_folder(tmp_path), provenance=provenance, native=native, push=push,
                       dry_run=dry_run, jobs=jobs, allow_partial=allow_partial,
                       base_contexts=base_contexts or {})
 

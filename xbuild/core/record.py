@@ -13,7 +13,6 @@ from xbuild.core.errors import ConfigError
 from xbuild.core.refs import DIGEST_RE, quoted
 from xbuild.core.results import RunReport
 
-RECORD_NAME = "build-record.json"
 VERSION = 1
 _FIELDS = ("target", "image", "arch", "ref", "identity", "digest")
 

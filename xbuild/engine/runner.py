@@ -39,6 +39,15 @@ class Reporter(Protocol):
     def list_finished(self, result: ListResult) -> None: ...
 
 
+class RunLogs(Protocol):
+    """Where the run's logs go: host/run_folder.py's RunFolder."""
+
+    @property
+    def path(self) -> Path: ...
+    def target_log(self, key: str) -> Path: ...
+    def list_log(self, image: str) -> Path: ...
+
+
 class Gate(Protocol):
     def __call__(self, manifest: ManifestList, built: Sequence[TargetResult]) -> str:
         """Why these images (built in this run) may not be listed; "" when they may."""
@@ -47,7 +56,7 @@ class Gate(Protocol):
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class RunOptions:
-    run_dir: Path
+    logs: RunLogs
     provenance: Provenance
     native: tuple[Arch, ...]
     push: bool = False
@@ -85,7 +94,6 @@ class Runner:
 
     def run(self) -> RunReport:
         start = time.monotonic()
-        self.options.run_dir.mkdir(parents=True, exist_ok=True)
         self._record_known()
         nodes = {self.options.node_of(t) for t in self.plan.targets}
         workers = 1 if self.options.dry_run else sum(self.options.cap(n) for n in nodes) + 1
@@ -103,7 +111,7 @@ class Runner:
                     del running[future]
         ordered = tuple(self.results[t.key] for t in self.plan.targets)
         lists = tuple(self.lists[m.image] for m in self.plan.manifests if m.image in self.lists)
-        return RunReport(targets=ordered, lists=lists, run_dir=self.options.run_dir,
+        return RunReport(targets=ordered, lists=lists, run_dir=self.options.logs.path,
                          seconds=time.monotonic() - start)
 
     def _record_known(self) -> None:
@@ -179,7 +187,7 @@ class Runner:
                 *self.options.target_contexts.get(target.key, ()))
 
     def _build(self, target: Target) -> TargetResult:
-        log_path = self.options.run_dir / f"{target.key}.log"
+        log_path = self.options.logs.target_log(target.key)
         request = build_request(target, parent_source=self._parent_source(target),
                                 provenance=self.options.provenance, version=self.plan.tag,
                                 push=self.options.push, contexts=self._contexts(target),
@@ -217,7 +225,7 @@ class Runner:
             if refused := self.options.gate(manifest, built):
                 return ListResult(manifest=manifest, status=ListStatus.REFUSED, detail=refused,
                                   available=tuple(str(a.platform) for a, _ in good))
-        log_path = self.options.run_dir / f"{manifest.image}-list.log"
+        log_path = self.options.logs.list_log(manifest.image)
         with log_path.open("w", encoding="utf-8") as log:
             return publish_one(manifest, good, lacking, self.publisher(),
                                allow_partial=self.options.allow_partial,

@@ -16,7 +16,6 @@ from xbuild.core.platforms import Arch
 from xbuild.core.refs import registry_of
 from xbuild.host import qemu
 from xbuild.host.cmd import Shell
-from xbuild.host.paths import cache_dir
 
 if TYPE_CHECKING:
     from xbuild.engine.docker import Docker
@@ -48,12 +47,13 @@ def logged_in_registries(config: Path | None = None) -> list[str]:
 
 
 def diagnose(matrix: Matrix, namespace: str, nodes: NodeMap, engine: Callable[[str], Docker],
-             shell: Shell) -> list[Row]:
+             shell: Shell, *, cache: Path) -> list[Row]:
     """Per node: its engine, buildx and driver, what it runs natively, what it builds (and
     which of those under emulation), and a probe per arch on that node; then the registry."""
     rows: list[Row] = []
     for node in nodes.nodes(matrix.all_arches):
-        rows += node_rows(node, nodes.arches_on(node, matrix.all_arches), engine, shell)
+        rows += node_rows(node, nodes.arches_on(node, matrix.all_arches), engine, shell,
+                          cache=cache)
     host = registry_of(namespace)
     answer = registry_answer(host)
     rows.append((f"registry {host}", answer.startswith("reachable"), answer))
@@ -64,7 +64,7 @@ def diagnose(matrix: Matrix, namespace: str, nodes: NodeMap, engine: Callable[[s
 
 
 def node_rows(node: Node, arches: tuple[Arch, ...], engine: Callable[[str], Docker],
-              shell: Shell) -> list[Row]:
+              shell: Shell, *, cache: Path) -> list[Row]:
     try:
         docker = engine(node.name)
         facts = (f"engine {docker.server_version()}, buildx {docker.buildx_version()}, "
@@ -78,7 +78,7 @@ def node_rows(node: Node, arches: tuple[Arch, ...], engine: Callable[[str], Dock
                                                f"builds {builds}")]
     try:
         for status in qemu.check_node(node.name, arches, docker, native=native,
-                                      cache=cache_dir(), shell=shell):
+                                      cache=cache, shell=shell):
             detail = "native" if status.native else f"answers {status.answer!r}"
             rows.append((f"qemu {status.arch} on {node}", status.ok, status.problem or detail))
     except XbuildError as exc:

@@ -23,6 +23,7 @@ from xbuild.engine.engines import Builder, Publisher
 from xbuild.engine.publish import publish_one
 from xbuild.engine.retry import short_error
 from xbuild.host.cmd import Shell
+from xbuild.host.run_folder import RunFolder
 
 # What Debian's -slim images leave out; copyright files stay.
 SLIM_DPKG_OPTIONS = (
@@ -48,9 +49,9 @@ def mmdebstrap_argv(base: BaseSpec, arch: Arch, output: Path) -> list[str]:
 
 
 def _publish_arch(base: BaseSpec, arch: Arch, namespace: str, builder: Builder,
-                  shell: Shell, *, provenance: Provenance, log_dir: Path) -> Reference:
+                  shell: Shell, *, provenance: Provenance, run: RunFolder) -> Reference:
     """Bootstrap and push one base for one arch; returns the pushed image, by digest."""
-    log_path = log_dir / f"{base.name.name}-{base.name.tag}-{arch.name}.log"
+    log_path = run.base_log(base.name.name, base.name.tag, arch.name)
     with tempfile.TemporaryDirectory(prefix="xbuild-base-") as tmp:
         workdir = Path(tmp)
         shell.run(mmdebstrap_argv(base, arch, workdir / "rootfs.tar"), output=log_path,
@@ -65,15 +66,14 @@ def _publish_arch(base: BaseSpec, arch: Arch, namespace: str, builder: Builder,
 
 def publish_base(base: BaseSpec, arches: Iterable[Arch], namespace: str, *,
                  builder_for: Callable[[Arch], Builder], publisher: Publisher, shell: Shell,
-                 provenance: Provenance, log_dir: Path, jobs: int,
+                 provenance: Provenance, run: RunFolder, jobs: int,
                  dry_run: bool = False) -> ListResult:
     """Each arch bootstrapped here and built by its builder (`builder_for`), then listed by
     `publisher`."""
     arches = sorted(set(arches), key=sort_key)
-    log_dir.mkdir(parents=True, exist_ok=True)
     with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
         futures = {a: pool.submit(_publish_arch, base, a, namespace, builder_for(a), shell,
-                                  provenance=provenance, log_dir=log_dir) for a in arches}
+                                  provenance=provenance, run=run) for a in arches}
     good, lacking = [], []
     for arch, future in futures.items():
         try:

@@ -22,14 +22,14 @@ from xbuild.core.results import RunReport, Status
 from xbuild.engine.gate import VerifyGate
 from xbuild.engine.runner import RunOptions, run_plan
 from xbuild.host import qemu
-from xbuild.host.paths import cache_dir
 from xbuild.host.prefetch import Prefetched, prefetch
+from xbuild.host.run_folder import RunFolder
 from xbuild.host.vcs import provenance
 from xbuild.output.console import Console
 from xbuild.output.progress import Progress
 from xbuild.output.views import summary_grid, summary_markdown, timeline_mermaid
 from xbuild.pipeline.resolve import Resolution, resolve, with_fetched
-from xbuild.pipeline.tools import Tools, new_run_dir, tools, write_json, write_record
+from xbuild.pipeline.tools import Tools, tools
 from xbuild.pipeline.verify import show
 
 
@@ -60,7 +60,7 @@ def preflight(targets: Sequence[Target], nodes: NodeMap, kit: Tools) -> set[str]
                          f"{docker.buildx_version()}, runs "
                          f"{', '.join(map(str, native)) or 'an unknown arch'}")
         qemu.require(qemu.check_node(node.name, arches, docker, native=native,
-                                     cache=cache_dir(), shell=kit.shell), str(node))
+                                     cache=kit.cache, shell=kit.shell), str(node))
         for arch in arches:
             if emulated(arch, native):
                 kit.console.note(f"node {node} builds {arch} under emulation")
@@ -105,14 +105,14 @@ def downloads_wanted(matrix: Matrix, plan: Plan,
                  lambda image: matrix.image(image).downloads)
 
 
-def fetch_downloads(wanted: Sequence[Need], *, mirror: str | None, dry_run: bool,
+def fetch_downloads(wanted: Sequence[Need], *, mirror: str | None, dry_run: bool, cache: Path,
                     staging: Path, console: Console, redirects: Redirects = ()) -> Prefetched:
     """Every download the plan's builds need, fetched once for all arches."""
     if not wanted:
         return Prefetched()
     from xbuild.host.downloader import Fetcher  # only a run with downloads pays for its import
 
-    fetcher = Fetcher(cache=cache_dir(), mirror=mirror, redirects=redirects,
+    fetcher = Fetcher(cache=cache, mirror=mirror, redirects=redirects,
                       on_retry=lambda line: console.warn(f"retrying {line}"))
     where = f" from mirror {mirror}" if mirror else ""
     with console.group(f"downloads: {len(wanted)} file(s){where}"):
@@ -158,14 +158,14 @@ def build(matrix: Matrix, plan: Plan, settings: BuildSettings, console: Console,
     if not settings.push:
         refuse_cross_node(plan, nodes)
     slow = preflight(todo, nodes, kit) if todo and not settings.dry_run else set()
-    run_dir = new_run_dir(settings.log_dir)
+    run = RunFolder.create(settings.log_dir, cache=kit.cache)
     fetched = fetch_downloads(downloads_wanted(matrix, plan, todo), mirror=settings.mirror,
-                              dry_run=settings.dry_run, staging=run_dir / "downloads",
+                              dry_run=settings.dry_run, cache=run.cache, staging=run.downloads,
                               console=console, redirects=matrix.redirects)
     resolution = with_fetched(resolution, plan, fetched.checksums)
     gate = verify_gate(matrix, kit) if settings.verify else None
     options = _run_options(matrix, plan, settings, kit, resolution=resolution, fetched=fetched,
-                           run_dir=run_dir, gate=gate, nodes=nodes)
+                           run=run, gate=gate, nodes=nodes)
     report: RunReport | None = None
     try:
         with Progress(console, len(plan.targets)) as progress:
@@ -176,19 +176,19 @@ def build(matrix: Matrix, plan: Plan, settings: BuildSettings, console: Console,
         # the whole command's time: reads, fetches and verification as well as the builds
         report = replace(report, verified=gate.ok if gate else None,
                          seconds=time.monotonic() - started)
-        _summarise(report, slow, run_dir, console)
+        _summarise(report, slow, run, console)
         return report
     finally:
         fetched.cleanup()  # the staged copies; the cache keeps the files
         if report is not None:  # whatever failed after the pushes, the records say what was
-            _write_records(run_dir, plan, report, resolution, gate, push=settings.push)
+            _write_records(run, plan, report, resolution, gate, push=settings.push)
 
 
-def _write_records(run_dir: Path, plan: Plan, report: RunReport, resolution: Resolution,
+def _write_records(run: RunFolder, plan: Plan, report: RunReport, resolution: Resolution,
                    gate: VerifyGate | None, *, push: bool) -> None:
-    write_record(run_dir, report.as_dict())
+    run.write_summary(report.as_dict())
     if push:
-        write_json(run_dir / record.RECORD_NAME, record.render(
+        run.write_build_record(record.render(
             plan.namespace, plan.tag, report, resolution.identities,
             refused=gate.failed if gate else frozenset()))
 
@@ -208,19 +208,19 @@ def verify_gate(matrix: Matrix, kit: Tools) -> VerifyGate:
                       inspector=kit.engines.on, show=lambda found: show(found, kit.console))
 
 
-def _summarise(report: RunReport, slow: set[str], run_dir: Path, console: Console) -> None:
+def _summarise(report: RunReport, slow: set[str], run: RunFolder, console: Console) -> None:
     console.grid(summary_grid(report))
     timeline = timeline_mermaid(report, slow)
-    (run_dir / "timeline.md").write_text(timeline, encoding="utf-8")
+    run.write_timeline(timeline)
     console.step_summary(summary_markdown(report) + "\n" + timeline)
 
 
 def _run_options(matrix: Matrix, plan: Plan, settings: BuildSettings, kit: Tools, *,
-                 resolution: Resolution, fetched: Prefetched, run_dir: Path,
+                 resolution: Resolution, fetched: Prefetched, run: RunFolder,
                  gate: VerifyGate | None, nodes: NodeMap) -> RunOptions:
     native = qemu.host_arch()
     return RunOptions(
-        run_dir=run_dir, provenance=provenance(matrix.path.parent, kit.shell,
+        logs=run, provenance=provenance(matrix.path.parent, kit.shell,
                                                _inputs(matrix, plan)),
         push=settings.push, dry_run=settings.dry_run, jobs=settings.jobs,
         allow_partial=settings.allow_partial,

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from xbuild.core.matrix import Matrix
 from xbuild.core.plan import Plan
+from xbuild.host.paths import cache_dir
 from xbuild.host.prefetch import Prefetched, write_mirror
 from xbuild.output.console import Console
 from xbuild.pipeline.build import downloads_wanted, fetch_downloads
@@ -16,7 +17,8 @@ def fetch(matrix: Matrix, plan: Plan, *, mirror: str | None, into: Path | None,
           console: Console) -> Prefetched:
     wanted = downloads_wanted(matrix, plan)
     with tempfile.TemporaryDirectory(prefix="xbuild-fetch-") as staging:
-        fetched = fetch_downloads(wanted, mirror=mirror, dry_run=False, staging=Path(staging),
+        fetched = fetch_downloads(wanted, mirror=mirror, dry_run=False, cache=cache_dir(),
+                                  staging=Path(staging),
                                   console=console, redirects=matrix.redirects)
     if into is not None:
         for path in write_mirror(fetched.files, into):
