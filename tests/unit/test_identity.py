@@ -14,7 +14,7 @@ import pytest
 from tests.unit.fakes import arch
 from xbuild.core.identity import (
     Inputs,
-    Source,
+    SourceDigest,
     external_bases,
     identity,
     inputs_for,
@@ -36,7 +36,7 @@ def target(*, args: tuple[tuple[str, str], ...] = (("A", "1"), ("B", "2")),
                   parent_name=Reference.parse("ns/base:t") if parent else None)
 
 
-SOURCE = Source(context="c" * 64, dockerfile="d" * 64, bases=(BASE,))
+SOURCE = SourceDigest(context="c" * 64, dockerfile="d" * 64, bases=(BASE,))
 
 
 def inputs(**changes: object) -> Inputs:
@@ -114,7 +114,7 @@ FILES = {"Dockerfile": f"FROM {BASE}\nCOPY . /app\n", "app.py": "print(1)\n",
          ".dockerignore": "notes/\n", "notes/todo.txt": "later\n"}
 
 
-def source_of(root: Path) -> Source:
+def source_of(root: Path) -> SourceDigest:
     return read_source(root, root / "Dockerfile", None)
 
 

@@ -30,6 +30,7 @@ from xbuild.core.nodes import (
     parse_builder_options,
 )
 from xbuild.core.plan import make_plan
+from xbuild.core.settings import BuildSettings
 from xbuild.engine.runner import RunOptions
 from xbuild.host.cmd import Shell
 from xbuild.host.doctor import node_rows
@@ -134,9 +135,11 @@ def test_each_target_builds_on_its_node_within_the_node_s_cap(
     plan = make_plan(load_matrix(write_matrix(matrix_doc)))
     here, there = FakeEngine(delay=0.05), FakeEngine(delay=0.05)
     nodes = {t.key: ("there" if t.arch != AMD64 else DEFAULT) for t in plan.targets}
-    options = RunOptions(logs=run_folder(tmp_path), provenance=Provenance(created="x"),
-                         native=(AMD64,), push=True, jobs=4, nodes=nodes,
-                         node_jobs={"there": 1})
+    elsewhere = sorted({t.arch.name for t in plan.targets if t.arch != AMD64})
+    options = RunOptions(settings=BuildSettings(push=True, jobs=4), logs=run_folder(tmp_path),
+                         provenance=Provenance(created="x"), native=(AMD64,),
+                         nodes=NodeMap(by_arch=tuple((a, Node(name="there", jobs=1))
+                                                     for a in elsewhere)))
     report = run_guarded(plan, {DEFAULT: here, "there": there}, RecordingReporter(), options)
     assert sorted(here.built_keys) == ["orthanc-amd64", "orthanc-plugins-amd64"]
     assert sorted(there.built_keys) == sorted(k for k, n in nodes.items() if n == "there")

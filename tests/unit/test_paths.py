@@ -10,7 +10,7 @@ import pytest
 
 from xbuild.core.downloads import LOCK_NAME, read_lock
 from xbuild.engine.retry import RetryPolicy
-from xbuild.host.downloader import Fetcher
+from xbuild.host.downloader import Downloader
 from xbuild.host.paths import replace_atomically, write_text_atomically
 from xbuild.host.run_folder import OWNER, RunFolder, sweep
 
@@ -77,13 +77,13 @@ def test_the_run_folder_names_every_file_the_readme_documents(tmp_path: Path) ->
 
 
 def test_partial_downloads_of_a_killed_run_are_swept_once_old(tmp_path: Path) -> None:
-    fetcher = Fetcher(cache=tmp_path, retry=RetryPolicy(attempts=1), deadline=60)
-    fetcher.store.mkdir(parents=True)
-    stale, fresh = fetcher.store / ".partial-stale", fetcher.store / ".partial-fresh"
+    downloader = Downloader(cache=tmp_path, retry=RetryPolicy(attempts=1), deadline=60)
+    downloader.store.mkdir(parents=True)
+    stale, fresh = downloader.store / ".partial-stale", downloader.store / ".partial-fresh"
     stale.write_bytes(b"x")
     fresh.write_bytes(b"y")
     two_hours_ago = time.time() - 7200
     os.utime(stale, (two_hours_ago, two_hours_ago))
-    fetcher.sweep()
+    downloader.sweep()
     assert not stale.exists()
     assert fresh.exists()  # may belong to a download still running

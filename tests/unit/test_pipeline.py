@@ -26,9 +26,10 @@ from xbuild.core.errors import ExitCode, exit_code
 from xbuild.core.matrix import load_matrix
 from xbuild.core.plan import make_plan
 from xbuild.core.results import ListStatus, Status, push_outcomes
+from xbuild.core.settings import BuildSettings
 from xbuild.output.console import Console
 from xbuild.pipeline.bases import publish_bases
-from xbuild.pipeline.build import BuildSettings, build
+from xbuild.pipeline.build import build
 from xbuild.pipeline.tools import Tools
 
 AMD64, ARM64 = arch("amd64"), arch("arm64v8")

@@ -24,6 +24,7 @@ from xbuild.core.matrix import Matrix, load_matrix
 from xbuild.core.plan import Plan, make_plan
 from xbuild.core.platforms import Arch
 from xbuild.core.results import ListStatus, RunReport, Status
+from xbuild.core.settings import BuildSettings
 from xbuild.engine.runner import RunOptions
 
 WriteMatrix = Callable[..., Path]  # the write_matrix fixture: (doc, **options) -> Path
@@ -75,9 +76,9 @@ def options(tmp_path: Path, *, push: bool = True, jobs: int = 2, allow_partial: 
             native: tuple[Arch, ...] = (AMD64,), provenance: Provenance = PROVENANCE,
             base_contexts: Mapping[str, Pairs] | None = None,
             dry_run: bool = False) -> RunOptions:
-    return RunOptions(logs=run_folder(tmp_path), provenance=provenance, native=native, push=push,
-                      dry_run=dry_run, jobs=jobs, allow_partial=allow_partial,
-                      base_contexts=base_contexts or {})
+    settings = BuildSettings(push=push, dry_run=dry_run, jobs=jobs, allow_partial=allow_partial)
+    return RunOptions(settings=settings, logs=run_folder(tmp_path), provenance=provenance,
+                      native=native, base_contexts=base_contexts or {})
 
 
 def run(plan: Plan, tmp_path: Path, *, fail: Collection[str] = (),

@@ -19,12 +19,14 @@ from typing import Protocol
 
 from xbuild.core.buildspec import Pairs, Provenance, build_request
 from xbuild.core.errors import CommandFailed
-from xbuild.core.nodes import DEFAULT
+from xbuild.core.identity import Resolution
+from xbuild.core.nodes import Node, NodeMap
 from xbuild.core.plan import ManifestList, Plan, Target
 from xbuild.core.platforms import Arch
 from xbuild.core.refs import Reference
 from xbuild.core.results import ListResult, ListStatus, RunReport, Status, TargetResult
 from xbuild.core.schedule import blocked_by, by_priority, critical_path
+from xbuild.core.settings import BuildSettings
 from xbuild.engine.engines import Builder, Publisher
 from xbuild.engine.publish import publish_one
 from xbuild.engine.retry import short_error
@@ -56,28 +58,25 @@ class Gate(Protocol):
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class RunOptions:
+    """Everything a run is given, each part whole from where it is made: the command's
+    settings, the run folder, what the registry holds, the staged downloads, the nodes."""
+
+    settings: BuildSettings
     logs: RunLogs
     provenance: Provenance
     native: tuple[Arch, ...]
-    push: bool = False
-    dry_run: bool = False  # builds and lists only say what they would do
-    jobs: int = 2
-    allow_partial: bool = False
+    resolution: Resolution = field(default_factory=Resolution)  # identities, up to date, lists
     base_contexts: Mapping[str, Pairs] = field(default_factory=dict)  # per arch name
     target_contexts: Mapping[str, Pairs] = field(default_factory=dict)  # per target key
     unbuildable: Mapping[str, str] = field(default_factory=dict)  # target key -> why not
-    identities: Mapping[str, str] = field(default_factory=dict)  # target key -> its identity
-    up_to_date: Mapping[str, str] = field(default_factory=dict)  # target key -> published digest
-    published_lists: Mapping[str, frozenset[str]] = field(default_factory=dict)  # ref -> digests
+    nodes: NodeMap = field(default_factory=NodeMap)  # where each arch builds
     gate: Gate | None = None
-    nodes: Mapping[str, str] = field(default_factory=dict)  # target key -> node ("" default)
-    node_jobs: Mapping[str, int] = field(default_factory=dict)  # node -> builds at once on it
 
-    def node_of(self, target: Target) -> str:
-        return self.nodes.get(target.key, DEFAULT)
+    def node_of(self, target: Target) -> Node:
+        return self.nodes.node_for(target.arch)
 
-    def cap(self, node: str) -> int:
-        return max(1, self.node_jobs.get(node, self.jobs))
+    def cap(self, node: Node) -> int:
+        return max(1, node.jobs or self.settings.jobs)
 
 
 class Runner:
@@ -96,7 +95,8 @@ class Runner:
         start = time.monotonic()
         self._record_known()
         nodes = {self.options.node_of(t) for t in self.plan.targets}
-        workers = 1 if self.options.dry_run else sum(self.options.cap(n) for n in nodes) + 1
+        workers = (1 if self.options.settings.dry_run
+                   else sum(self.options.cap(n) for n in nodes) + 1)
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="xbuild") as pool:
             running: dict[Future[TargetResult | ListResult], Job] = {}
             while True:
@@ -118,7 +118,7 @@ class Runner:
         for target in self.plan.targets:
             if reason := self.options.unbuildable.get(target.key):
                 self._record(TargetResult(target=target, status=Status.FAILED, detail=reason))
-            elif digest := self.options.up_to_date.get(target.key):
+            elif digest := self.options.resolution.up_to_date.get(target.key):
                 self._record(TargetResult(target=target, status=Status.UP_TO_DATE, digest=digest))
 
     def _ready(self, busy: Iterable[Job]) -> list[Job]:
@@ -126,7 +126,7 @@ class Runner:
         whose node has a free slot, the longest chains first."""
         busy = list(busy)
         running = {id(job) for job in busy}
-        lists: list[Job] = [m for m in self.plan.manifests if self.options.push
+        lists: list[Job] = [m for m in self.plan.manifests if self.options.settings.push
                             and m.image not in self.lists and id(m) not in running
                             and all(k in self.results for k in m.target_keys())]
         succeeded = {k for k, r in self.results.items() if r.status.ok}
@@ -178,7 +178,7 @@ class Runner:
         parent = self.plan.parent_of(target)
         if parent is None:
             return None
-        if self.options.push:
+        if self.options.settings.push:
             return parent.ref.pinned(self.results[parent.key].digest)
         return parent.ref  # the image this run just loaded into the local engine
 
@@ -190,10 +190,12 @@ class Runner:
         log_path = self.options.logs.target_log(target.key)
         request = build_request(target, parent_source=self._parent_source(target),
                                 provenance=self.options.provenance, version=self.plan.tag,
-                                push=self.options.push, contexts=self._contexts(target),
-                                identity=self.options.identities.get(target.key, ""))
+                                push=self.options.settings.push,
+                                contexts=self._contexts(target),
+                                identity=self.options.resolution.identities.get(target.key)
+                                or "")
         start, began = time.monotonic(), time.time()
-        node = self.options.node_of(target)
+        node = self.options.node_of(target).name
         done = functools.partial(TargetResult, target=target, log=log_path, started=began,
                                  node=node)
         with log_path.open("w", encoding="utf-8") as log:
@@ -208,19 +210,20 @@ class Runner:
                 return done(status=Status.FAILED,
                             detail=f"internal error: {type(exc).__name__}: {exc}",
                             seconds=time.monotonic() - start)
-        status = (Status.DRY_RUN if self.options.dry_run
-                  else Status.PUSHED if self.options.push else Status.BUILT)
+        status = (Status.DRY_RUN if self.options.settings.dry_run
+                  else Status.PUSHED if self.options.settings.push else Status.BUILT)
         return done(status=status, digest=built.digest, seconds=time.monotonic() - start)
 
     def _publish(self, manifest: ManifestList) -> ListResult:
         results = [self.results[k] for k in manifest.target_keys()]
         good = [(r.target.arch, r.target.ref.pinned(r.digest)) for r in results if r.status.ok]
         lacking = [r.target.arch.name for r in results if not r.status.ok]
-        if not lacking and self._unchanged(manifest, good):
+        if not lacking and self.options.resolution.list_unchanged(
+                manifest.ref, [ref.digest for _, ref in good]):
             return ListResult(manifest=manifest, status=ListStatus.UP_TO_DATE,
                               platforms=tuple(str(a.platform) for a, _ in good),
                               available=tuple(str(a.platform) for a, _ in good))
-        if self.options.gate is not None and not self.options.dry_run:
+        if self.options.gate is not None and not self.options.settings.dry_run:
             built = [r for r in results if r.status is Status.PUSHED]
             if refused := self.options.gate(manifest, built):
                 return ListResult(manifest=manifest, status=ListStatus.REFUSED, detail=refused,
@@ -228,13 +231,8 @@ class Runner:
         log_path = self.options.logs.list_log(manifest.image)
         with log_path.open("w", encoding="utf-8") as log:
             return publish_one(manifest, good, lacking, self.publisher(),
-                               allow_partial=self.options.allow_partial,
-                               dry_run=self.options.dry_run, log=log)
-
-    def _unchanged(self, manifest: ManifestList, good: list[tuple[Arch, Reference]]) -> bool:
-        """The list already holds exactly these images: publishing it again changes nothing."""
-        published = self.options.published_lists.get(str(manifest.ref))
-        return published == frozenset(ref.digest for _, ref in good)
+                               allow_partial=self.options.settings.allow_partial,
+                               dry_run=self.options.settings.dry_run, log=log)
 
 
 def run_plan(plan: Plan, reporter: Reporter, options: RunOptions, *,

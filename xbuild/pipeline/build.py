@@ -1,4 +1,4 @@
-"""`xbuild build` and `xbuild all`: identities, what is up to date, checks, fetch, build,
+"""`xbuild build` and `xbuild all`: identities, what is up to date, checks, downloads, build,
 verify, publish, and the records."""
 
 from __future__ import annotations
@@ -6,44 +6,32 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
 
 from xbuild.core import record
 from xbuild.core.buildspec import Pairs, image_source
-from xbuild.core.downloads import Need, Redirects, needs
 from xbuild.core.errors import ConfigError, SelectionError
+from xbuild.core.identity import Resolution
 from xbuild.core.matrix import Matrix
 from xbuild.core.nodes import NodeMap, cross_node_problem, emulated
 from xbuild.core.plan import Plan, Target
 from xbuild.core.platforms import sort_key
 from xbuild.core.refs import Reference
 from xbuild.core.results import RunReport, Status
+from xbuild.core.settings import BuildSettings
 from xbuild.engine.gate import VerifyGate
 from xbuild.engine.runner import RunOptions, run_plan
 from xbuild.host import qemu
-from xbuild.host.prefetch import Prefetched, prefetch
 from xbuild.host.run_folder import RunFolder
 from xbuild.host.vcs import provenance
 from xbuild.output.console import Console
 from xbuild.output.progress import Progress
 from xbuild.output.views import summary_grid, summary_markdown, timeline_mermaid
-from xbuild.pipeline.resolve import Resolution, resolve, with_fetched
+from xbuild.pipeline.download_step import download, downloads_wanted
+from xbuild.pipeline.resolve import resolve, with_downloads
 from xbuild.pipeline.tools import Tools, tools
 from xbuild.pipeline.verify import show
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class BuildSettings:
-    push: bool = False
-    jobs: int = 2
-    dry_run: bool = False
-    allow_partial: bool = False
-    verify: bool = False  # each image built is verified before its list is published
-    log_dir: Path = Path(".xbuild/runs")
-    mirror: str | None = None  # fetch downloads from here instead of their own hosts
-    rebuild: frozenset[str] = frozenset()  # images to build even if up to date; "*": all
-    builders: NodeMap | None = None  # where each arch builds; None: matrix.yml's builders
 
 
 def preflight(targets: Sequence[Target], nodes: NodeMap, kit: Tools) -> set[str]:
@@ -96,29 +84,6 @@ def base_contexts(matrix: Matrix, plan: Plan, resolution: Resolution,
     return {arch: tuple(pairs) for arch, pairs in contexts.items()}
 
 
-def downloads_wanted(matrix: Matrix, plan: Plan,
-                     targets: Sequence[Target] | None = None) -> tuple[Need, ...]:
-    """What `targets` (default: the plan's) need fetched; raises MatrixError on conflicting
-    pins. Pure."""
-    chosen = plan.targets if targets is None else targets
-    return needs(((t.image, t.key, t.arch) for t in chosen),
-                 lambda image: matrix.image(image).downloads)
-
-
-def fetch_downloads(wanted: Sequence[Need], *, mirror: str | None, dry_run: bool, cache: Path,
-                    staging: Path, console: Console, redirects: Redirects = ()) -> Prefetched:
-    """Every download the plan's builds need, fetched once for all arches."""
-    if not wanted:
-        return Prefetched()
-    from xbuild.host.downloader import Fetcher  # only a run with downloads pays for its import
-
-    fetcher = Fetcher(cache=cache, mirror=mirror, redirects=redirects,
-                      on_retry=lambda line: console.warn(f"retrying {line}"))
-    where = f" from mirror {mirror}" if mirror else ""
-    with console.group(f"downloads: {len(wanted)} file(s){where}"):
-        return prefetch(wanted, fetcher, staging, console.say, dry_run=dry_run)
-
-
 def check_secrets(targets: Sequence[Target]) -> None:
     """Every secret the builds need is there: an environment variable set, a file readable.
     The message names the image and the secret's source, never a value."""
@@ -159,38 +124,44 @@ def build(matrix: Matrix, plan: Plan, settings: BuildSettings, console: Console,
         refuse_cross_node(plan, nodes)
     slow = preflight(todo, nodes, kit) if todo and not settings.dry_run else set()
     run = RunFolder.create(settings.log_dir, cache=kit.cache)
-    fetched = fetch_downloads(downloads_wanted(matrix, plan, todo), mirror=settings.mirror,
-                              dry_run=settings.dry_run, cache=run.cache, staging=run.downloads,
-                              console=console, redirects=matrix.redirects)
-    resolution = with_fetched(resolution, plan, fetched.checksums)
+    staged = download(downloads_wanted(matrix, plan, todo), mirror=settings.mirror,
+                      dry_run=settings.dry_run, cache=run.cache, staging=run.downloads,
+                      console=console, redirects=matrix.redirects)
+    resolution = with_downloads(resolution, plan, staged.checksums)
     gate = verify_gate(matrix, kit) if settings.verify else None
-    options = _run_options(matrix, plan, settings, kit, resolution=resolution, fetched=fetched,
-                           run=run, gate=gate, nodes=nodes)
+    native = qemu.host_arch()
+    options = RunOptions(
+        settings=settings, logs=run, native=(native,) if native else (),
+        provenance=provenance(matrix.path.parent, kit.shell, _inputs(matrix, plan)),
+        resolution=resolution, base_contexts=base_contexts(matrix, plan, resolution, console),
+        target_contexts=staged.contexts, unbuildable=staged.unbuildable, nodes=nodes,
+        gate=gate)
+    try:
+        return _run(plan, options, kit, run=run, gate=gate, slow=slow, started=started)
+    finally:
+        staged.cleanup()  # the staged copies; the cache keeps the files
+
+
+def _run(plan: Plan, options: RunOptions, kit: Tools, *, run: RunFolder,
+         gate: VerifyGate | None, slow: set[str], started: float) -> RunReport:
+    """Run the plan, verify what no list of this run verified, show the summary; whatever
+    fails after the pushes, the records say what was done."""
     report: RunReport | None = None
     try:
-        with Progress(console, len(plan.targets)) as progress:
+        with Progress(kit.console, len(plan.targets)) as progress:
             report = run_plan(plan, progress, options, builder_on=kit.engines.on,
                               publisher=kit.engines.on)
-        if gate is not None and settings.push:
+        if gate is not None and options.settings.push:
             verify_unlisted(plan, report, gate)
-        # the whole command's time: reads, fetches and verification as well as the builds
+        # the whole command's time: reads, downloads and verification as well as the builds
         report = replace(report, verified=gate.ok if gate else None,
                          seconds=time.monotonic() - started)
-        _summarise(report, slow, run, console)
+        _summarise(report, slow, run, kit.console)
         return report
     finally:
-        fetched.cleanup()  # the staged copies; the cache keeps the files
-        if report is not None:  # whatever failed after the pushes, the records say what was
-            _write_records(run, plan, report, resolution, gate, push=settings.push)
-
-
-def _write_records(run: RunFolder, plan: Plan, report: RunReport, resolution: Resolution,
-                   gate: VerifyGate | None, *, push: bool) -> None:
-    run.write_summary(report.as_dict())
-    if push:
-        run.write_build_record(record.render(
-            plan.namespace, plan.tag, report, resolution.identities,
-            refused=gate.failed if gate else frozenset()))
+        if report is not None:
+            _write_records(run, plan, report, options.resolution, gate,
+                           push=options.settings.push)
 
 
 def _resolve(matrix: Matrix, plan: Plan, settings: BuildSettings, kit: Tools) -> Resolution:
@@ -215,19 +186,10 @@ def _summarise(report: RunReport, slow: set[str], run: RunFolder, console: Conso
     console.step_summary(summary_markdown(report) + "\n" + timeline)
 
 
-def _run_options(matrix: Matrix, plan: Plan, settings: BuildSettings, kit: Tools, *,
-                 resolution: Resolution, fetched: Prefetched, run: RunFolder,
-                 gate: VerifyGate | None, nodes: NodeMap) -> RunOptions:
-    native = qemu.host_arch()
-    return RunOptions(
-        logs=run, provenance=provenance(matrix.path.parent, kit.shell,
-                                               _inputs(matrix, plan)),
-        push=settings.push, dry_run=settings.dry_run, jobs=settings.jobs,
-        allow_partial=settings.allow_partial,
-        native=(native,) if native else (),
-        base_contexts=base_contexts(matrix, plan, resolution, kit.console),
-        target_contexts=fetched.contexts, unbuildable=fetched.unbuildable,
-        identities={k: v for k, v in resolution.identities.items() if v},
-        up_to_date=resolution.up_to_date, published_lists=resolution.lists, gate=gate,
-        nodes={t.key: nodes.node_for(t.arch).name for t in plan.targets},
-        node_jobs={n.name: n.jobs or settings.jobs for n in nodes.nodes(matrix.all_arches)})
+def _write_records(run: RunFolder, plan: Plan, report: RunReport, resolution: Resolution,
+                   gate: VerifyGate | None, *, push: bool) -> None:
+    run.write_summary(report.as_dict())
+    if push:
+        run.write_build_record(record.render(
+            plan.namespace, plan.tag, report, resolution.identities,
+            refused=gate.failed if gate else frozenset()))

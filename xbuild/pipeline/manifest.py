@@ -10,12 +10,13 @@ from pathlib import Path
 
 from xbuild.core import record
 from xbuild.core.errors import ConfigError
+from xbuild.core.identity import Resolution
 from xbuild.core.matrix import Matrix
 from xbuild.core.plan import ManifestList, Plan, make_plan
 from xbuild.core.results import ListResult, ListStatus
 from xbuild.engine.publish import publish_one
 from xbuild.output.console import Console
-from xbuild.pipeline.resolve import Resolution, resolve
+from xbuild.pipeline.resolve import resolve
 from xbuild.pipeline.tools import Tools, tools
 
 Choice = dict[str, str]  # target key -> a digest ("sha256:...") or why there is none
@@ -89,8 +90,7 @@ def _publish(manifest: ManifestList, chosen: Choice, resolution: Resolution, kit
     good = [(arch, ref.pinned(c)) for arch, ref, c in entries if c.startswith("sha256:")]
     lacking = [f"{arch} ({c})" for arch, _, c in entries if not c.startswith("sha256:")]
     available = tuple(str(arch.platform) for arch, _ in good)
-    if not lacking and resolution.lists.get(str(manifest.ref)) == frozenset(
-            r.digest for _, r in good):
+    if not lacking and resolution.list_unchanged(manifest.ref, [r.digest for _, r in good]):
         return ListResult(manifest=manifest, status=ListStatus.UP_TO_DATE, platforms=available,
                           available=available)
     return publish_one(manifest, good, lacking, kit.engines.on(), allow_partial=allow_partial,
