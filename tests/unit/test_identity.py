@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from tests.unit.fakes import arch
+from xbuild.core import dockerfile as df
 from xbuild.core.identity import (
     Inputs,
     SourceDigest,
@@ -152,3 +153,11 @@ def test_a_dockerfile_change_outside_the_context_still_counts(context: Write) ->
 ])
 def test_external_bases(text: str, parent: str | None, bases: tuple[str, ...]) -> None:
     assert external_bases(text, parent) == bases
+
+
+def test_from_lines_name_each_image_and_the_stage_it_starts() -> None:
+    text = ("FROM --platform=$BUILDPLATFORM golang:1 AS build\n# FROM commented:out\n"
+            "FROM \\\n  scratch\nCOPY --from=build /x /x\nfrom base as Final\n")
+    assert df.from_lines(text) == (df.From(image="golang:1", stage="build"),
+                                   df.From(image="scratch"),
+                                   df.From(image="base", stage="Final"))

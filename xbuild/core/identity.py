@@ -82,18 +82,13 @@ def external_bases(dockerfile_text: str, parent_name: str | None) -> tuple[str, 
     not the in-matrix parent (whose identity counts instead)."""
     stages: set[str] = set()
     found: list[str] = []
-    for word, rest in df.instructions(dockerfile_text):
-        if word != "FROM":
-            continue
-        words = [w for w in rest.split() if not w.startswith("--")]
-        if not words:
-            continue
-        name = words[0]
+    for line in df.from_lines(dockerfile_text):
+        name = line.image
         if name.lower() != SCRATCH and name not in stages and name != parent_name \
                 and name not in found:
             found.append(name)
-        if len(words) >= 3 and words[1].upper() == "AS":
-            stages.add(words[2])
+        if line.stage:
+            stages.add(line.stage)
     return tuple(found)
 
 

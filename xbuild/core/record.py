@@ -10,8 +10,9 @@ from pathlib import Path
 from typing import Any
 
 from xbuild.core.errors import ConfigError
-from xbuild.core.refs import DIGEST_RE, quoted
+from xbuild.core.refs import DIGEST_RE
 from xbuild.core.results import RunReport
+from xbuild.core.text import quoted
 
 VERSION = 1
 _FIELDS = ("target", "image", "arch", "ref", "identity", "digest")

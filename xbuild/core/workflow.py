@@ -22,8 +22,9 @@ import yaml
 
 from xbuild.core.errors import SelectionError
 from xbuild.core.matrix import Matrix
-from xbuild.core.platforms import ARCH_NAMES, Arch, arch_named
-from xbuild.core.refs import namespace_problem, quoted, registry_of
+from xbuild.core.platforms import Arch, UnknownArch, parse_arch
+from xbuild.core.refs import namespace_problem, registry_of
+from xbuild.core.text import quoted
 
 CHECKOUT = "actions/checkout@v4"
 LOGIN = "docker/login-action@v3"
@@ -103,10 +104,10 @@ def _runner(value: str, arches: Sequence[Arch]) -> tuple[Arch, tuple[str, ...]]:
     name, sep, rest = value.partition("=")
     if not sep or not name or not rest:
         raise SelectionError(f"--runner {quoted(value)}: expected {RUNNER_FORM}")
-    arch = arch_named(name)
-    if arch is None:
-        raise SelectionError(f"--runner {quoted(value)}: unknown architecture {quoted(name)}; "
-                             f"known: {', '.join(ARCH_NAMES)}")
+    try:
+        arch = parse_arch(name)
+    except UnknownArch as exc:
+        raise SelectionError(f"--runner {quoted(value)}: {exc}") from None
     if arch not in arches:
         raise SelectionError(f"--runner {quoted(value)}: the matrix builds nothing for "
                              f"{arch.name} (its arches: {', '.join(a.name for a in arches)})")
