@@ -3,6 +3,7 @@ verify, publish, and the records."""
 
 from __future__ import annotations
 
+import functools
 import os
 import time
 from collections.abc import Sequence
@@ -27,11 +28,10 @@ from xbuild.host.run_folder import RunFolder
 from xbuild.host.vcs import provenance
 from xbuild.output.console import Console
 from xbuild.output.progress import Progress
-from xbuild.output.views import summary_grid, summary_markdown, timeline_mermaid
+from xbuild.output.views import show_verdict, summary_grid, summary_markdown, timeline_mermaid
 from xbuild.pipeline.download_step import download, downloads_wanted
 from xbuild.pipeline.resolve import resolve, with_downloads
 from xbuild.pipeline.tools import Tools, tools
-from xbuild.pipeline.verify import show
 
 
 def preflight(targets: Sequence[Target], nodes: NodeMap, kit: Tools) -> set[str]:
@@ -176,7 +176,8 @@ def _resolve(matrix: Matrix, plan: Plan, settings: BuildSettings, kit: Tools) ->
 def verify_gate(matrix: Matrix, kit: Tools) -> VerifyGate:
     """The gate `--verify` puts before each list: it shows each verdict on the console."""
     return VerifyGate(smoke={spec.name: spec.smoke for spec in matrix.images},
-                      inspector=kit.engines.on, show=lambda found: show(found, kit.console))
+                      inspector=kit.engines.on,
+                      show=functools.partial(show_verdict, console=kit.console))
 
 
 def _summarise(report: RunReport, slow: set[str], run: RunFolder, console: Console) -> None:
