@@ -1,11 +1,13 @@
 """Test doubles for the runner: an engine that builds nothing, a reporter that writes down.
 
-- `FakeEngine` implements `runner.Engine` and `publish.ListEngine`: it records every
+- `FakeEngine` is a `Builder` and a `Publisher` (engine/engines.py): it records every
   BuildRequest and every create_list call (thread-safe), answers a digest that depends only on
   the tag, and fails the targets (`image-arch` keys) and list refs it is told to, with output
   shaped like buildx's.
 - `RecordingReporter` implements `runner.Reporter` and keeps every call in order.
 - `run_guarded` runs a plan in a thread and fails the test if the runner does not return.
+- `FakeDocker` is engine/docker.py's Docker with every primitive answered from memory (it
+  never reaches an engine: the real Docker's set-up is never run).
 """
 
 from __future__ import annotations
@@ -24,18 +26,20 @@ from typing import Any, TextIO
 from xbuild.core.answers import Built, ImageConfig, ListEntry, Published, RunOutput
 from xbuild.core.buildspec import BuildRequest
 from xbuild.core.errors import CommandFailed, RegistryError
+from xbuild.core.nodes import DEFAULT
 from xbuild.core.plan import Plan, Target
 from xbuild.core.platforms import Arch, Platform, arch_named
 from xbuild.core.refs import Reference
 from xbuild.core.results import ListResult, RunReport, TargetResult
 from xbuild.core.smoke import Sandbox
-from xbuild.engine.audit import Inspector
-from xbuild.engine.publish import ListEngine
-from xbuild.engine.runner import Engine, Reporter, RunOptions, run_plan
+from xbuild.engine.docker import Docker
+from xbuild.engine.engines import Builder, Engines, Inspector, Publisher
+from xbuild.engine.runner import Reporter, RunOptions, run_plan
 from xbuild.host.cmd import Completed, Shell
-from xbuild.host.mmdebstrap import BaseEngine
 from xbuild.host.published import TagReader
-from xbuild.host.qemu import ProbeRunner
+from xbuild.host.run_folder import RunFolder
+from xbuild.output.console import Console
+from xbuild.pipeline.tools import Tools
 
 RUN_FAILURE = 'ERROR: failed to solve: process "/bin/sh -c false" did not complete ' \
               "successfully: exit code: 1"
@@ -70,9 +74,8 @@ class FakeEngine:
     """Builds nothing; remembers what it was asked, in order. Safe to call from threads."""
 
     def __init__(self, *, fail: Collection[str] = (), fail_lists: Collection[str] = (),
-                 dry_run: bool = False, delay: float = 0.0,
+                 delay: float = 0.0,
                  list_error: str = "ERROR: failed to push: 401 Unauthorized") -> None:
-        self.dry_run = dry_run
         self.fail = frozenset(fail)  # target keys, `image-arch`
         self.fail_lists = frozenset(fail_lists)  # list refs
         # Seconds each successful build takes, to let parallel builds overlap; failures are
@@ -165,15 +168,26 @@ class RecordingReporter:
         return [t.key for t in self.started_targets]
 
 
-def run_guarded(plan: Plan, engine: Engine, reporter: Reporter, options: RunOptions,
-                timeout: float = 10.0) -> RunReport:
-    """run_plan in a thread; fails, rather than hangs, if the runner does not return."""
+def run_folder(tmp_path: Path) -> RunFolder:
+    """A run folder at `tmp_path/run`, made (as RunFolder.create makes one)."""
+    (tmp_path / "run").mkdir()
+    return RunFolder(path=tmp_path / "run", cache=tmp_path / "cache")
+
+
+def run_guarded(plan: Plan, engine: FakeEngine | Mapping[str, FakeEngine], reporter: Reporter,
+                options: RunOptions, timeout: float = 10.0) -> RunReport:
+    """run_plan in a thread; fails, rather than hangs, if the runner does not return.
+    `engine`: the builder of every node and the publisher, or one per node (the default
+    node's publishes)."""
+    engines = engine if isinstance(engine, Mapping) else {DEFAULT: engine}
     outcome: list[RunReport] = []
     errors: list[BaseException] = []
 
     def work() -> None:
         try:
-            outcome.append(run_plan(plan, engine, reporter, options))
+            outcome.append(run_plan(plan, reporter, options,
+                                    builder_on=lambda node: engines.get(node, engines[DEFAULT]),
+                                    publisher=lambda: engines[DEFAULT]))
         except BaseException as exc:  # handed to the test thread below
             errors.append(exc)
 
@@ -188,7 +202,7 @@ def run_guarded(plan: Plan, engine: Engine, reporter: Reporter, options: RunOpti
 
 
 def _conforms(engine: FakeEngine,
-              reporter: RecordingReporter) -> tuple[Engine, ListEngine, Reporter]:
+              reporter: RecordingReporter) -> tuple[Builder, Publisher, Reporter]:
     """Never called: mypy checks here that the fakes satisfy the protocols they stand in for."""
     return engine, engine, reporter
 
@@ -218,8 +232,9 @@ class RunCall:
     sandbox: Sandbox
 
 
-class FakeDocker(FakeEngine):
-    """Every primitive of engine/docker.py's Docker, over images and lists held in memory."""
+class FakeDocker(FakeEngine, Docker):
+    """Every primitive of engine/docker.py's Docker, over images and lists held in memory.
+    Docker's own __init__ never runs, so a primitive not answered here fails loudly."""
 
     def __init__(self, *, images: dict[str, FakeImage] | None = None,
                  lists: dict[str, list[ListEntry] | None] | None = None,
@@ -323,7 +338,7 @@ def elf_head(a: Arch) -> bytes:
     return ident + struct.pack(f"{endian}HH", 2, a.elf.machine) + bytes(44)
 
 
-def _docker_conforms(docker: FakeDocker) -> tuple[Inspector, BaseEngine, ProbeRunner]:
+def _docker_conforms(docker: FakeDocker) -> tuple[Inspector, Builder, Publisher]:
     """Never called: mypy checks here that FakeDocker stands in for each protocol."""
     return docker, docker, docker
 
@@ -370,6 +385,22 @@ class FakeRegistry:
             else:
                 answers[str(ref)] = self.tags.get(str(ref))
         return answers, failures
+
+
+def fake_tools(docker: FakeDocker | None = None, *, shell: Shell | None = None,
+               registry: FakeRegistry | None = None, made: list[str] | None = None) -> Tools:
+    """What a command works with, every node's engine `docker`; `made` is told each node
+    whose engine was asked for."""
+    engine = docker or FakeDocker()
+
+    def make(node: str) -> FakeDocker:
+        if made is not None:
+            made.append(node)
+        return engine
+
+    return Tools(console=Console(), shell=shell or RecordingShell(),
+                 registry=registry or FakeRegistry(), engines=Engines(make=make),
+                 cache=Path("/nonexistent/xbuild-cache"))
 
 
 def _registry_conforms(registry: FakeRegistry) -> TagReader:

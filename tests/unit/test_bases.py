@@ -11,6 +11,7 @@ from xbuild.core.matrix import BaseSpec
 from xbuild.core.refs import Reference
 from xbuild.core.results import ListStatus
 from xbuild.host.mmdebstrap import bootstrap_env, mmdebstrap_argv, publish_base
+from xbuild.host.run_folder import RunFolder
 
 AMD64, ARM32, ARM64 = arch("amd64"), arch("arm32v7"), arch("arm64v8")
 BASE = BaseSpec(name=Reference.parse("debian:bookworm-slim"), suite="bookworm",
@@ -38,8 +39,9 @@ def test_a_security_archive_adds_its_source() -> None:
 
 def test_every_arch_bootstrapped_pushed_and_listed(tmp_path: Path) -> None:
     docker, shell = FakeDocker(), RecordingShell()
-    result = publish_base(BASE, [ARM64, AMD64], NS, docker, shell, provenance=ORIGIN,
-                          log_dir=tmp_path, jobs=2)
+    result = publish_base(BASE, [ARM64, AMD64], NS, builder_for=lambda _a: docker,
+                          publisher=docker, shell=shell, provenance=ORIGIN,
+                          run=RunFolder(path=tmp_path, cache=tmp_path), jobs=2)
     assert result.status is ListStatus.PUBLISHED
     assert sorted(c[0] for c in shell.commands) == ["mmdebstrap", "mmdebstrap"]
     assert sorted(str(r.tag) for r in docker.requests) == [
@@ -54,8 +56,9 @@ def test_every_arch_bootstrapped_pushed_and_listed(tmp_path: Path) -> None:
 def test_one_failed_arch_withholds_the_list_and_names_the_arch(tmp_path: Path) -> None:
     docker = FakeDocker()
     shell = RecordingShell(fail={"--architectures=armhf"})
-    result = publish_base(BASE, [AMD64, ARM32], NS, docker, shell, provenance=ORIGIN,
-                          log_dir=tmp_path, jobs=1)
+    result = publish_base(BASE, [AMD64, ARM32], NS, builder_for=lambda _a: docker,
+                          publisher=docker, shell=shell, provenance=ORIGIN,
+                          run=RunFolder(path=tmp_path, cache=tmp_path), jobs=1)
     assert result.status is ListStatus.WITHHELD
     assert "arm32v7" in result.detail and "mmdebstrap failed" in result.detail
     assert docker.lists == []
@@ -71,7 +74,8 @@ def test_a_base_is_bootstrapped_and_built_at_the_commit_time_so_its_digest_holds
     docker, shell = FakeDocker(), RecordingShell()
     dated = Provenance(created="2026-01-01T00:00:00Z", revision="abc",
                        source="https://x.org/r", epoch=1767225600)
-    publish_base(BASE, [AMD64], NS, docker, shell, provenance=dated, log_dir=tmp_path, jobs=1)
+    publish_base(BASE, [AMD64], NS, builder_for=lambda _a: docker, publisher=docker, shell=shell,
+                 provenance=dated, run=RunFolder(path=tmp_path, cache=tmp_path), jobs=1)
     (env,) = shell.environments
     assert env is not None and env["SOURCE_DATE_EPOCH"] == "1767225600"
     assert "PATH" in env  # the rest of the environment is kept

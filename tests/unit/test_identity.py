@@ -12,9 +12,10 @@ from pathlib import Path
 import pytest
 
 from tests.unit.fakes import arch
+from xbuild.core import dockerfile as df
 from xbuild.core.identity import (
     Inputs,
-    Source,
+    SourceDigest,
     external_bases,
     identity,
     inputs_for,
@@ -36,7 +37,7 @@ def target(*, args: tuple[tuple[str, str], ...] = (("A", "1"), ("B", "2")),
                   parent_name=Reference.parse("ns/base:t") if parent else None)
 
 
-SOURCE = Source(context="c" * 64, dockerfile="d" * 64, bases=(BASE,))
+SOURCE = SourceDigest(context="c" * 64, dockerfile="d" * 64, bases=(BASE,))
 
 
 def inputs(**changes: object) -> Inputs:
@@ -114,7 +115,7 @@ FILES = {"Dockerfile": f"FROM {BASE}\nCOPY . /app\n", "app.py": "print(1)\n",
          ".dockerignore": "notes/\n", "notes/todo.txt": "later\n"}
 
 
-def source_of(root: Path) -> Source:
+def source_of(root: Path) -> SourceDigest:
     return read_source(root, root / "Dockerfile", None)
 
 
@@ -152,3 +153,11 @@ def test_a_dockerfile_change_outside_the_context_still_counts(context: Write) ->
 ])
 def test_external_bases(text: str, parent: str | None, bases: tuple[str, ...]) -> None:
     assert external_bases(text, parent) == bases
+
+
+def test_from_lines_name_each_image_and_the_stage_it_starts() -> None:
+    text = ("FROM --platform=$BUILDPLATFORM golang:1 AS build\n# FROM commented:out\n"
+            "FROM \\\n  scratch\nCOPY --from=build /x /x\nfrom base as Final\n")
+    assert df.from_lines(text) == (df.From(image="golang:1", stage="build"),
+                                   df.From(image="scratch"),
+                                   df.From(image="base", stage="Final"))

@@ -101,6 +101,15 @@ def test_imports_run_one_way() -> None:
     pytest.param("xbuild.host.mmdebstrap", "from xbuild.pipeline.build import build",
                  "xbuild.host.mmdebstrap (host) imports xbuild.pipeline.build (pipeline)",
                  id="host-imports-pipeline"),
+    pytest.param("xbuild.engine.runner", "from xbuild.pipeline.tools import Tools",
+                 "xbuild.engine.runner (engine) imports xbuild.pipeline.tools (pipeline)",
+                 id="engine-imports-pipeline"),
+    pytest.param("xbuild.core.plan", "import xbuild.pipeline.build",
+                 "xbuild.core.plan (core) imports xbuild.pipeline.build (pipeline)",
+                 id="core-imports-pipeline"),
+    pytest.param("xbuild.output.views", "from xbuild.pipeline import verify",
+                 "xbuild.output.views (output) imports xbuild.pipeline (pipeline)",
+                 id="output-imports-pipeline"),
     pytest.param("xbuild.pipeline.build", "import typer",
                  "xbuild.pipeline.build imports typer", id="typer-outside-cli"),
 ])
@@ -156,3 +165,26 @@ def test_the_readme_tree_names_every_module() -> None:
     files = {str(p.relative_to(PACKAGE)) for p in PACKAGE.glob("*/*.py")
              if p.name != "__init__.py"}
     assert readme_tree() == files
+
+
+MAX_FUNCTION_LINES = 40
+
+
+def long_functions(module: str, source: str) -> list[str]:
+    """Functions (methods and nested ones too) longer than MAX_FUNCTION_LINES, from `def` to
+    their last line, docstring included: `module.name (n lines)`."""
+    return [f"{module}.{node.name} ({node.end_lineno - node.lineno + 1} lines)"
+            for node in ast.walk(ast.parse(source))
+            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef)
+            and node.end_lineno is not None
+            and node.end_lineno - node.lineno + 1 > MAX_FUNCTION_LINES]
+
+
+def test_no_function_is_over_forty_lines() -> None:
+    assert [f for module, source in sources() for f in long_functions(module, source)] == []
+
+
+def test_the_length_check_catches_a_long_function() -> None:
+    body = "".join(f"    x{n} = {n}\n" for n in range(39))
+    assert long_functions("m", f"def fits():\n{body}") == []
+    assert long_functions("m", f"def fits():\n{body}    x = 0\n") == ["m.fits (41 lines)"]

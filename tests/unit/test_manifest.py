@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from tests.unit.fakes import FakeDocker, FakeRegistry, RecordingShell
+from tests.unit.fakes import FakeDocker, FakeRegistry, fake_tools
 from xbuild.core import record
 from xbuild.core.answers import Published
 from xbuild.core.buildspec import IDENTITY_LABEL
@@ -21,7 +21,6 @@ from xbuild.core.results import ListStatus
 from xbuild.output.console import Console
 from xbuild.pipeline.manifest import manifest
 from xbuild.pipeline.resolve import resolve
-from xbuild.pipeline.tools import Tools
 
 NS = "127.0.0.1:5000/ns"
 ARCHES = ("amd64", "arm64v8")
@@ -53,7 +52,7 @@ def published(matrix: Matrix, *, stale: str = "", missing: str = "") -> FakeRegi
 
 def merge(matrix: Matrix, registry: FakeRegistry, docker: FakeDocker, **options: Any
           ) -> list[Any]:
-    kit = Tools(console=Console(), docker=docker, shell=RecordingShell(), registry=registry)
+    kit = fake_tools(docker, registry=registry)
     return manifest(matrix, images=(), namespace=NS, tag=None, dry_run=False, console=Console(),
                     kit=kit, **{"allow_partial": False, **options})
 
@@ -161,5 +160,4 @@ def test_a_record_for_another_namespace_is_refused(matrix: Matrix, tmp_path: Pat
     with pytest.raises(ConfigError, match="pass --namespace/--tag"):
         manifest(matrix, images=(), namespace="elsewhere", tag=None, allow_partial=False,
                  dry_run=False, console=Console(), records=[path],
-                 kit=Tools(console=Console(), docker=FakeDocker(), shell=RecordingShell(),
-                           registry=FakeRegistry()))
+                 kit=fake_tools())

@@ -12,7 +12,7 @@ from xbuild.core import dockerfile
 from xbuild.core.errors import ExitCode, MatrixError
 from xbuild.core.matrix import Matrix, load_matrix
 from xbuild.core.platforms import ARCH_NAMES
-from xbuild.core.yamlfile import suggest
+from xbuild.core.text import suggest
 
 REPO = Path(__file__).resolve().parents[2]
 REAL_MATRIX = REPO / "matrix.yml"
@@ -42,7 +42,7 @@ def test_real_matrix_orthanc_plugins_is_built_from_orthanc(real: Matrix) -> None
     assert real.image("orthanc-plugins").parent == "orthanc"
     assert real.names.index("orthanc") < real.names.index("orthanc-plugins")
     text = real.image("orthanc-plugins").dockerfile.read_text()
-    assert "derekmerck/orthanc:latest" in dockerfile.bases(text)
+    assert "derekmerck/orthanc:latest" in [f.image for f in dockerfile.from_lines(text)]
 
 
 @pytest.mark.parametrize(("image", "arches"), [

@@ -17,6 +17,7 @@ from tests.unit.fakes import (
     FakeImage,
     RecordingReporter,
     arch,
+    run_folder,
     run_guarded,
 )
 from xbuild.core.answers import Built
@@ -32,6 +33,7 @@ from xbuild.core.nodes import (
     parse_builder_options,
 )
 from xbuild.core.plan import make_plan
+from xbuild.core.settings import BuildSettings
 from xbuild.engine.runner import RunOptions
 from xbuild.host.cmd import Shell
 from xbuild.host.doctor import node_rows
@@ -163,11 +165,12 @@ def test_each_target_builds_on_its_node_within_the_node_s_cap(
     plan = make_plan(load_matrix(write_matrix(matrix_doc)))
     here, there = FakeEngine(), MeetingEngine(alone=1.0)
     nodes = {t.key: ("there" if t.arch != AMD64 else DEFAULT) for t in plan.targets}
-    options = RunOptions(run_dir=tmp_path / "run", provenance=Provenance(created="x"),
-                         native=(AMD64,), push=True, jobs=4, nodes=nodes,
-                         node_jobs={"there": 1})
-    report = run_guarded(plan, {DEFAULT: here, "there": there},  # type: ignore[arg-type]
-                         RecordingReporter(), options)
+    elsewhere = sorted({t.arch.name for t in plan.targets if t.arch != AMD64})
+    options = RunOptions(settings=BuildSettings(push=True, jobs=4), logs=run_folder(tmp_path),
+                         provenance=Provenance(created="x"), native=(AMD64,),
+                         nodes=NodeMap(by_arch=tuple((a, Node(name="there", jobs=1))
+                                                     for a in elsewhere)))
+    report = run_guarded(plan, {DEFAULT: here, "there": there}, RecordingReporter(), options)
     assert sorted(here.built_keys) == ["orthanc-amd64", "orthanc-plugins-amd64"]
     assert sorted(there.built_keys) == sorted(k for k, n in nodes.items() if n == "there")
     assert {r.node for r in report.targets} == {DEFAULT, "there"}
@@ -180,14 +183,16 @@ def test_each_target_builds_on_its_node_within_the_node_s_cap(
 def test_a_node_row_names_its_emulated_arches_and_probes_on_that_node(tmp_path: Path) -> None:
     docker = FakeDocker()
     docker.native = ARM64.platform
-    rows = node_rows(Node(name="jetson"), (ARM64,), lambda _name: docker, Shell())
+    rows = node_rows(Node(name="jetson"), (ARM64,), lambda _name: docker, Shell(),
+                     cache=tmp_path)
     assert rows[0] == ("node jetson", True, "engine 26.1.5, buildx v0.13.1, driver docker; "
                                             "runs linux/arm64/v8; builds arm64v8")
     assert rows[1] == ("qemu arm64v8 on jetson", True, "native")
     docker.local.add("xbuild-probe:busybox-arm32v7")  # the probe image is there already
     docker.images["xbuild-probe:busybox-arm32v7"] = FakeImage(platform=ARM32.platform,
                                                               answers={"arch": (0, "armv7l")})
-    arm32 = node_rows(Node(name="jetson"), (ARM32,), lambda _name: docker, Shell())
+    arm32 = node_rows(Node(name="jetson"), (ARM32,), lambda _name: docker, Shell(),
+                      cache=tmp_path)
     assert "builds arm32v7 emulated (qemu-arm version 7.2.22)" in arm32[0][2]
     assert arm32[1] == ("qemu arm32v7 on jetson", True,
                         "answers 'armv7l'; emulated (qemu-arm version 7.2.22)")
@@ -202,7 +207,8 @@ def test_a_node_row_says_arm32v7_runs_natively_where_the_probe_found_aarch32(
     docker.local.add("xbuild-probe:busybox-arm32v7")
     docker.images["xbuild-probe:busybox-arm32v7"] = FakeImage(
         platform=ARM32.platform, answers={"arch": (0, "armv8l"), "QEMU_VERSION": (0, "armv8l")})
-    rows = node_rows(Node(name="pi4"), (ARM64, ARM32), lambda _name: docker, Shell())
+    rows = node_rows(Node(name="pi4"), (ARM64, ARM32), lambda _name: docker, Shell(),
+                      cache=tmp_path)
     assert rows == [
         ("node pi4", True, "engine 26.1.5, buildx v0.13.1, driver docker; runs linux/arm64/v8; "
                            "builds arm64v8, arm32v7 native (AArch32 at EL0)"),

@@ -18,6 +18,7 @@ from tests.unit.fakes import (
     arch,
     digest_for,
     elf_head,
+    fake_tools,
 )
 from xbuild.core.answers import Published
 from xbuild.core.buildspec import IDENTITY_LABEL
@@ -27,11 +28,11 @@ from xbuild.core.plan import make_plan
 from xbuild.core.platforms import Arch
 from xbuild.core.refs import Reference
 from xbuild.core.results import ListStatus, Status, TargetResult, push_outcomes
+from xbuild.core.settings import BuildSettings
 from xbuild.output.console import Console
 from xbuild.pipeline.bases import publish_bases
-from xbuild.pipeline.build import BuildSettings, build
+from xbuild.pipeline.build import build, verify_gate
 from xbuild.pipeline.tools import Tools
-from xbuild.pipeline.verify import VerifyGate
 
 AMD64, ARM64 = arch("amd64"), arch("arm64v8")
 NS = "127.0.0.1:5000/ns"
@@ -54,8 +55,7 @@ def honest_amd64() -> FakeImage:
 
 def kit(docker: FakeDocker, shell: RecordingShell | None = None,
         registry: FakeRegistry | None = None) -> Tools:
-    return Tools(console=Console(), docker=docker, shell=shell or RecordingShell(),
-                 registry=registry or FakeRegistry())
+    return fake_tools(docker, shell=shell, registry=registry)
 
 
 def settings(tmp_path: Path, **changes: Any) -> BuildSettings:
@@ -138,7 +138,7 @@ def test_the_gate_refuses_arches_that_differ_naming_the_file_and_records_neither
         two_arches: Path, capsys: pytest.CaptureFixture[str]) -> None:
     matrix = load_matrix(two_arches)
     docker = plugins_docker(("a.so",))
-    gate = VerifyGate(matrix, kit(docker), Console())
+    gate = verify_gate(matrix, kit(docker))
     refused = gate.verify("orthanc", LIST_REF, pushed(matrix, AMD64, ARM64))
     assert refused == ("not published: verification failed: parity: arm64v8: lacks "
                        "/srv/plugins/b.so (amd64 has it)")
@@ -152,7 +152,7 @@ def test_the_gate_refuses_arches_that_differ_naming_the_file_and_records_neither
 def test_the_gate_passes_alike_arches_and_does_not_check_parity_of_one(
         two_arches: Path, capsys: pytest.CaptureFixture[str]) -> None:
     matrix = load_matrix(two_arches)
-    gate = VerifyGate(matrix, kit(plugins_docker(("a.so", "b.so"))), Console())
+    gate = verify_gate(matrix, kit(plugins_docker(("a.so", "b.so"))))
     assert gate.verify("orthanc", LIST_REF, pushed(matrix, AMD64, ARM64)) == ""
     assert "all arches  parity: ✓ 2 arches alike: 0 Debian packages, 0 Python " \
            "distributions, 3 paths" in capsys.readouterr().err
@@ -210,12 +210,13 @@ def test_a_no_op_rerun_builds_nothing_pushes_nothing_and_runs_no_container(
         one_image: Path, tmp_path: Path) -> None:
     registry = published_as_built(tmp_path, one_image)
     matrix = load_matrix(one_image)
-    docker = FakeDocker()
+    docker, made = FakeDocker(), list[str]()
     again = build(matrix, make_plan(matrix, namespace=NS), settings(tmp_path), Console(),
-                  kit=kit(docker, registry=registry))
+                  kit=fake_tools(docker, registry=registry, made=made))
     assert [(r.status, r.digest) for r in again.targets] == [(Status.UP_TO_DATE, DIGEST)]
     assert [r.status for r in again.lists] == [ListStatus.UP_TO_DATE]
     assert (docker.requests, docker.lists, docker.runs) == ([], [], [])
+    assert made == []  # no engine adapter made: the real one would load python-on-whales
     assert again.exit_code == ExitCode.OK
 
 

@@ -11,9 +11,11 @@ from xbuild.core.platforms import (
     ARCHES,
     Arch,
     Platform,
+    UnknownArch,
     arch_for_platform,
     arch_for_uname,
     arch_named,
+    parse_arch,
     sort_key,
 )
 
@@ -153,3 +155,19 @@ def test_arch_named(name: str, expected: str) -> None:
                                   "linux/arm/v7/x", "windows/amd64"])
 def test_arch_named_unknown(name: str) -> None:
     assert arch_named(name) is None
+
+
+@pytest.mark.parametrize(("given", "message"), [
+    pytest.param("arm64", "unknown architecture 'arm64' (did you mean 'arm64v8'?); known: amd64, "
+                          "arm32v7, arm64v8, i386, arm32v6, ppc64le, s390x, riscv64", id="close"),
+    pytest.param(7, "unknown architecture '7'; known: amd64, arm32v7, arm64v8, i386, arm32v6, "
+                    "ppc64le, s390x, riscv64", id="not-a-string"),
+])
+def test_one_message_for_an_unknown_arch(given: object, message: str) -> None:
+    with pytest.raises(UnknownArch) as caught:
+        parse_arch(given)
+    assert str(caught.value) == message
+
+
+def test_parse_arch_takes_a_name_or_a_platform() -> None:
+    assert parse_arch("arm64v8").name == parse_arch("linux/arm64/v8").name == "arm64v8"

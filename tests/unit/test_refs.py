@@ -10,10 +10,10 @@ from xbuild.core.refs import (
     Reference,
     name_problem,
     namespace_problem,
-    quoted,
     registry_of,
     tag_problem,
 )
+from xbuild.core.text import quoted
 
 DIGEST = "sha256:" + "0123456789abcdef" * 4
 

@@ -5,7 +5,13 @@ from __future__ import annotations
 import pytest
 
 from xbuild.core.errors import CommandFailed
-from xbuild.engine.retry import RetryPolicy, error_lines, is_transient, short_error
+from xbuild.engine.retry import (
+    RetryPolicy,
+    error_lines,
+    failed_transiently,
+    is_transient,
+    short_error,
+)
 
 PUSH = "ERROR: failed to push 127.0.0.1:5000/ns/img:t-amd64: "
 SOLVE = "ERROR: failed to solve: "
@@ -233,3 +239,15 @@ def test_gives_up_at_the_deadline_whatever_the_attempts_left() -> None:
     with pytest.raises(CommandFailed):
         policy.retrying(transient_failure, lambda _n, _exc: None)(attempt)
     assert 2 <= attempt.calls < 1000
+
+
+@pytest.mark.parametrize(("exc", "again"), [
+    pytest.param(CommandFailed("docker push", "ERROR: 503 Service Unavailable"), True,
+                 id="a-command-that-met-a-503"),
+    pytest.param(CommandFailed("docker push", "ERROR: 401 Unauthorized"), False,
+                 id="a-command-refused"),
+    pytest.param(RuntimeError("503 Service Unavailable"), False, id="not-a-command"),
+])
+def test_the_one_predicate_for_a_command_worth_another_try(exc: BaseException,
+                                                            again: bool) -> None:
+    assert failed_transiently(exc) is again

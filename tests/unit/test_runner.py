@@ -15,6 +15,7 @@ from tests.unit.fakes import (
     RecordingReporter,
     arch,
     digest_for,
+    run_folder,
     run_guarded,
 )
 from xbuild.core.buildspec import Pairs, Provenance
@@ -23,6 +24,7 @@ from xbuild.core.matrix import Matrix, load_matrix
 from xbuild.core.plan import Plan, make_plan
 from xbuild.core.platforms import Arch
 from xbuild.core.results import ListStatus, RunReport, Status
+from xbuild.core.settings import BuildSettings
 from xbuild.engine.runner import RunOptions
 
 WriteMatrix = Callable[..., Path]  # the write_matrix fixture: (doc, **options) -> Path
@@ -72,18 +74,19 @@ def load(write_matrix: WriteMatrix) -> Callable[[str], Matrix]:
 
 def options(tmp_path: Path, *, push: bool = True, jobs: int = 2, allow_partial: bool = False,
             native: tuple[Arch, ...] = (AMD64,), provenance: Provenance = PROVENANCE,
-            base_contexts: Mapping[str, Pairs] | None = None) -> RunOptions:
-    return RunOptions(run_dir=tmp_path / "run", provenance=provenance, native=native, push=push,
-                      jobs=jobs, allow_partial=allow_partial,
-                      base_contexts=base_contexts or {})
+            base_contexts: Mapping[str, Pairs] | None = None,
+            dry_run: bool = False) -> RunOptions:
+    settings = BuildSettings(push=push, dry_run=dry_run, jobs=jobs, allow_partial=allow_partial)
+    return RunOptions(settings=settings, logs=run_folder(tmp_path), provenance=provenance,
+                      native=native, base_contexts=base_contexts or {})
 
 
 def run(plan: Plan, tmp_path: Path, *, fail: Collection[str] = (),
         fail_lists: Collection[str] = (), dry_run: bool = False, delay: float = 0.0,
         **kwargs: Any) -> tuple[RunReport, FakeEngine, RecordingReporter]:
-    engine = FakeEngine(fail=fail, fail_lists=fail_lists, dry_run=dry_run, delay=delay)
+    engine = FakeEngine(fail=fail, fail_lists=fail_lists, delay=delay)
     reporter = RecordingReporter()
-    report = run_guarded(plan, engine, reporter, options(tmp_path, **kwargs))
+    report = run_guarded(plan, engine, reporter, options(tmp_path, dry_run=dry_run, **kwargs))
     return report, engine, reporter
 
 

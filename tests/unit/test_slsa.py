@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from xbuild.core.identity import Inputs, Source
+from xbuild.core.identity import Inputs, SourceDigest
 from xbuild.core.refs import Reference
 from xbuild.core.slsa import BuildFacts, claims, predicate, statement
 
@@ -19,7 +19,7 @@ COMMIT = "5" * 40
 FACTS = BuildFacts(
     subject=Reference.parse(f"127.0.0.1:5000/ns/orthanc-plugins@{IMAGE_DIGEST}"),
     image="orthanc-plugins", identity=IDENTITY,
-    inputs=Inputs(source=Source(context="c" * 64, dockerfile="d" * 64, bases=()),
+    inputs=Inputs(source=SourceDigest(context="c" * 64, dockerfile="d" * 64, bases=()),
                   platform="linux/arm/v7", build_args=(("ORTHANC_VERSION", "1.12"),),
                   downloads=(("plugin.zip", "e" * 64),), bases=(), parent=IDENTITY,
                   description="Orthanc with plugins"),

@@ -26,7 +26,7 @@ from xbuild.output.console import print_json
 from xbuild.output.views import manifests_grid, plan_grid
 
 if TYPE_CHECKING:
-    from xbuild.pipeline.resolve import Resolution
+    from xbuild.core.identity import Resolution
 
 SELECTION = ("images", "arch", "matrix", "namespace", "tag")
 BUILDING = ("arch", "push", "matrix", "namespace", "tag", "builder", "jobs", "dry_run",
@@ -82,7 +82,7 @@ def build(o: Options) -> None:
     failed, 6 all failed, 7 --verify found a lie, 2 bad input, 3 nothing selected, 4 host
     problem.
     """
-    from xbuild.pipeline.build import BuildSettings
+    from xbuild.core.settings import BuildSettings
     from xbuild.pipeline.build import build as run_build
 
     the_matrix, the_plan = load_plan(o)

@@ -21,9 +21,8 @@ from xbuild.core.errors import ExitCode, SelectionError, XbuildError, exit_code
 from xbuild.core.matrix import Matrix, load_matrix
 from xbuild.core.nodes import NodeMap, parse_builder_options
 from xbuild.core.plan import Plan, make_plan
-from xbuild.core.platforms import ARCH_NAMES, Arch, arch_named
-from xbuild.core.refs import quoted
-from xbuild.core.yamlfile import suggest
+from xbuild.core.platforms import Arch, UnknownArch, parse_arch
+from xbuild.core.text import quoted, suggest
 from xbuild.output.console import Console
 
 GLOBAL_OPTIONS = ("verbose", "debug")
@@ -159,14 +158,10 @@ def main_options(
 
 
 def parse_arches(names: list[str] | None) -> tuple[Arch, ...]:
-    arches = []
-    for name in names or ():
-        arch = arch_named(name)
-        if arch is None:
-            raise SelectionError(f"--arch {quoted(name)}: unknown architecture; "
-                                 f"known: {', '.join(ARCH_NAMES)}")
-        arches.append(arch)
-    return tuple(arches)
+    try:
+        return tuple(parse_arch(name) for name in names or ())
+    except UnknownArch as exc:
+        raise SelectionError(f"--arch: {exc}") from None
 
 
 def load_plan(o: Options) -> tuple[Matrix, Plan]:

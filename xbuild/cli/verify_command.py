@@ -48,8 +48,9 @@ def verify(
     reference = _verify_ref(ref, the_matrix)
     spec = _matrix_image(the_matrix, reference)
     wanted = parse_arches(arch) or (spec.arches if spec else ())
-    report = audit(reference, wanted, spec.smoke if spec else (), tools(State.console).docker,
-                   State.console, parity=spec.parity if spec else NO_PARITY)
+    report = audit(reference, wanted, spec.smoke if spec else (),
+                   tools(State.console).engines.on(), State.console,
+                   parity=spec.parity if spec else NO_PARITY)
     if as_json:
         print_json(report.as_dict())
     finish([True], lied=not report.ok)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 DESCRIPTION_LABEL = "org.opencontainers.image.description"
 
 
@@ -23,12 +25,21 @@ def instructions(text: str) -> list[tuple[str, str]]:
     return found
 
 
-def bases(text: str) -> tuple[str, ...]:
-    """The image names of a Dockerfile's FROM lines (flags and `AS name` dropped)."""
-    found: list[str] = []
+@dataclass(frozen=True, slots=True, kw_only=True)
+class From:
+    image: str  # what the line builds on: an image, an earlier stage or scratch
+    stage: str | None = None  # the stage it starts (`AS name`)
+
+
+def from_lines(text: str) -> tuple[From, ...]:
+    """A Dockerfile's FROM lines, in order (flags such as --platform dropped): the one FROM
+    parser."""
+    found: list[From] = []
     for word, rest in instructions(text):
-        if word == "FROM":
-            found += [w for w in rest.split() if not w.startswith("--")][:1]
+        words = [w for w in rest.split() if not w.startswith("--")] if word == "FROM" else []
+        if words:
+            stage = words[2] if len(words) >= 3 and words[1].upper() == "AS" else None
+            found.append(From(image=words[0], stage=stage))
     return tuple(found)
 
 

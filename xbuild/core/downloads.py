@@ -17,7 +17,7 @@ from pathlib import Path
 
 from xbuild.core.errors import MatrixError
 from xbuild.core.platforms import Arch, arch_named
-from xbuild.core.refs import quoted
+from xbuild.core.text import quoted
 
 LOCK_NAME = "downloads.lock"
 CONTEXT_NAME = "downloads"  # the named build context: `COPY --from=downloads jboss.zip /opt/`
@@ -32,7 +32,7 @@ ErrorAt = Callable[[str, str], MatrixError]  # (key, message) -> the error namin
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Source:
     url: str
-    sha256: str | None  # None: not pinned, not yet locked; the first fetch records it
+    sha256: str | None  # None: not pinned, not yet locked; the first download records it
     pinned_in: str = ""  # "matrix.yml" or the lock file, for messages
 
     def with_lock(self, lock: Mapping[str, str], lock_path: Path) -> Source:
@@ -249,7 +249,7 @@ def _source(url: object, sha256: object, keys: tuple[str, str], error_at: ErrorA
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Need:
-    """One URL to fetch this run, and every build that wants it."""
+    """One URL to download this run, and every build that wants it."""
 
     source: Source  # pinned if any image pins it
     lock_paths: tuple[Path, ...]  # where a first-seen checksum is recorded

@@ -90,7 +90,7 @@ class CommandFailed(HostError):
         self.output = output
 
 
-class FetchError(XbuildError):
+class DownloadError(XbuildError):
     """One download failed for good; the message is one line naming the URL."""
 
     exit_code = ExitCode.FAILED

@@ -23,21 +23,24 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 
 from xbuild.core import dockerfile as df
+from xbuild.core.answers import Published
 from xbuild.core.context_digest import context_digest
-from xbuild.core.plan import Target
+from xbuild.core.plan import Plan, Target
+from xbuild.core.refs import Reference
 
 VERSION = "xbuild identity v1"
 SCRATCH = "scratch"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class Source:
+class SourceDigest:
     """What one image's builds share whatever the arch: its context and Dockerfile."""
 
     context: str  # sha256 of the context as BuildKit would send it
@@ -49,7 +52,7 @@ class Source:
 class Inputs:
     """Everything one target's identity is made of, as plan --json shows it."""
 
-    source: Source
+    source: SourceDigest
     platform: str
     build_args: tuple[tuple[str, str], ...]
     downloads: tuple[tuple[str, str | None], ...]  # file name -> sha256, None if not known yet
@@ -67,9 +70,9 @@ class Inputs:
         return tuple(missing)
 
 
-def read_source(context: Path, dockerfile: Path, parent_name: str | None) -> Source:
+def read_source(context: Path, dockerfile: Path, parent_name: str | None) -> SourceDigest:
     text = dockerfile.read_bytes()
-    return Source(context=context_digest(context, dockerfile=dockerfile),
+    return SourceDigest(context=context_digest(context, dockerfile=dockerfile),
                   dockerfile=hashlib.sha256(text).hexdigest(),
                   bases=external_bases(text.decode("utf-8", errors="replace"), parent_name))
 
@@ -79,22 +82,18 @@ def external_bases(dockerfile_text: str, parent_name: str | None) -> tuple[str, 
     not the in-matrix parent (whose identity counts instead)."""
     stages: set[str] = set()
     found: list[str] = []
-    for word, rest in df.instructions(dockerfile_text):
-        if word != "FROM":
-            continue
-        words = [w for w in rest.split() if not w.startswith("--")]
-        if not words:
-            continue
-        name = words[0]
+    for line in df.from_lines(dockerfile_text):
+        name = line.image
         if name.lower() != SCRATCH and name not in stages and name != parent_name \
                 and name not in found:
             found.append(name)
-        if len(words) >= 3 and words[1].upper() == "AS":
-            stages.add(words[2])
+        if line.stage:
+            stages.add(line.stage)
     return tuple(found)
 
 
-def inputs_for(target: Target, source: Source, *, downloads: Sequence[tuple[str, str | None]],
+def inputs_for(target: Target, source: SourceDigest, *,
+               downloads: Sequence[tuple[str, str | None]],
                bases: Mapping[str, str | None], parent: str | None,
                description: str | None = "") -> Inputs:
     """`parent`: the parent's identity (None when unknown); ignored without a parent."""
@@ -128,3 +127,32 @@ def inputs_as_dict(inputs: Inputs) -> dict[str, Any]:
             "downloads": dict(inputs.downloads), "bases": dict(inputs.bases),
             "parent": inputs.parent, "description": inputs.description,
             "unknown": list(inputs.unknown)}
+
+
+def _frozen() -> Mapping[Any, Any]:
+    return MappingProxyType({})
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Resolution:
+    """Each target's identity and what the registry already holds, read once before a build
+    (pipeline/resolve.py); read-only."""
+
+    inputs: Mapping[str, Inputs] = field(default_factory=_frozen)  # target key -> inputs
+    identities: Mapping[str, str | None] = field(default_factory=_frozen)  # key -> identity
+    up_to_date: Mapping[str, str] = field(default_factory=_frozen)  # key -> published digest
+    bases: Mapping[tuple[str, str], Reference] = field(default_factory=_frozen)  # (name, arch)
+    lists: Mapping[str, frozenset[str]] = field(default_factory=_frozen)  # list ref -> digests
+    published: Mapping[str, Published | None] = field(default_factory=_frozen)  # per-arch tag
+
+    def __post_init__(self) -> None:
+        for name in ("inputs", "identities", "up_to_date", "bases", "lists", "published"):
+            object.__setattr__(self, name, MappingProxyType(dict(getattr(self, name))))
+
+    def to_build(self, plan: Plan) -> list[Target]:
+        return [t for t in plan.targets if t.key not in self.up_to_date]
+
+    def list_unchanged(self, ref: Reference, digests: Collection[str]) -> bool:
+        """The published list `ref` already holds exactly `digests`: publishing it changes
+        nothing."""
+        return self.lists.get(str(ref)) == frozenset(digests)

@@ -13,10 +13,11 @@ from xbuild.core import dockerfile as df
 from xbuild.core import refs
 from xbuild.core.downloads import ImageDownloads, parse_downloads
 from xbuild.core.parity import NO_PARITY, ParitySpec, parse_parity
-from xbuild.core.platforms import ARCH_NAMES, Arch, arch_named, sort_key
-from xbuild.core.refs import Reference, quoted
+from xbuild.core.platforms import Arch, UnknownArch, parse_arch, sort_key
+from xbuild.core.refs import Reference
 from xbuild.core.smoke import SmokeTest, parse_smoke
-from xbuild.core.yamlfile import Doc, check_keys, kind, suggest
+from xbuild.core.text import quoted, suggest
+from xbuild.core.yamlfile import Doc, check_keys, kind
 
 IMAGE_KEYS = ("context", "dockerfile", "from", "architectures", "args", "arch_args", "smoke",
               "downloads", "description", "secrets", "parity")
@@ -54,7 +55,7 @@ class ImageSpec:
     args: BuildArgs
     arch_args: tuple[tuple[str, BuildArgs], ...]
     smoke: tuple[SmokeTest, ...] = ()  # shell commands `xbuild verify` runs in each arch
-    downloads: ImageDownloads | None = None  # files fetched once per run for its builds
+    downloads: ImageDownloads | None = None  # files downloaded once per run for its builds
     # The image's own description label: matrix.yml's; None when only its Dockerfile has
     # one; "" when neither has (a base's description is then blanked, never inherited).
     description: str | None = ""
@@ -72,11 +73,10 @@ def parse_arches(value: object, key: str, doc: Doc) -> tuple[Arch, ...]:
         raise doc.error(key, f"must be a non-empty list of architectures (got {kind(value)})")
     found: list[Arch] = []
     for item in value:
-        arch = arch_named(item) if isinstance(item, str) else None
-        if arch is None:
-            shown = quoted(str(item))
-            raise doc.error(key, f"unknown architecture {shown}{suggest(str(item), ARCH_NAMES)};"
-                                 f" known: {', '.join(ARCH_NAMES)}")
+        try:
+            arch = parse_arch(item)
+        except UnknownArch as exc:
+            raise doc.error(key, str(exc)) from None
         if arch in found:
             raise doc.error(key, f"{arch.name!r} is listed twice")
         found.append(arch)
@@ -271,7 +271,7 @@ def with_dockerfile_facts(spec: ImageSpec, parent_name: Reference | None,
                           doc: Doc) -> ImageSpec:
     """Check the child's FROM names its parent; note whether it labels its own description."""
     text = _read_dockerfile(spec, doc)
-    if parent_name is not None and str(parent_name) not in df.bases(text):
+    if parent_name is not None and str(parent_name) not in {f.image for f in df.from_lines(text)}:
         raise doc.error(f"images.{spec.name}.from",
                         f"{spec.dockerfile} has no 'FROM {parent_name}', so the "
                         f"{spec.parent!r} built in the same run could not be used")

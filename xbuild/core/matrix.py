@@ -14,7 +14,8 @@ from xbuild.core.errors import InvalidReference
 from xbuild.core.imagespec import ImageSpec, parse_arches, parse_images, with_dockerfile_facts
 from xbuild.core.nodes import NodeMap, parse_builders
 from xbuild.core.platforms import Arch, sort_key
-from xbuild.core.refs import Reference, per_arch_tag_problem, quoted
+from xbuild.core.refs import Reference, per_arch_tag_problem
+from xbuild.core.text import quoted
 from xbuild.core.yamlfile import Doc, check_keys, kind, read_yaml
 
 TOP_KEYS = ("namespace", "tag", "architectures", "images", "bases", "redirects", "builders")

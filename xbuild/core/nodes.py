@@ -16,8 +16,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from xbuild.core.errors import SelectionError
-from xbuild.core.platforms import ARCH_NAMES, Arch, Platform, arch_named
-from xbuild.core.refs import quoted
+from xbuild.core.platforms import Arch, Platform, UnknownArch, arch_named, parse_arch
+from xbuild.core.text import quoted
 from xbuild.core.yamlfile import Doc, check_keys, kind
 
 DEFAULT = ""  # the default node: the current docker context and its builder
@@ -107,10 +107,10 @@ def parse_builder_options(values: Iterable[str]) -> NodeMap:
         if not sep:
             every = Node(name=name)
             continue
-        arch = arch_named(arch_name)
-        if arch is None:
-            raise SelectionError(f"--builder {quoted(value)}: unknown architecture "
-                                 f"{quoted(arch_name)}; known: {', '.join(ARCH_NAMES)}")
+        try:
+            arch = parse_arch(arch_name)
+        except UnknownArch as exc:
+            raise SelectionError(f"--builder {quoted(value)}: {exc}") from None
         if arch.name in by_arch:
             raise SelectionError(f"--builder {quoted(value)}: {arch.name} is given twice")
         by_arch[arch.name] = Node(name=name)

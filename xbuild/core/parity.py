@@ -21,7 +21,8 @@ from dataclasses import dataclass
 from xbuild.core.checks import ArchReport, Difference, Parity, Verdict
 from xbuild.core.inventory import Inventory, normalise
 from xbuild.core.platforms import Arch, arch_named
-from xbuild.core.yamlfile import Doc, check_keys, kind, suggest
+from xbuild.core.text import suggest
+from xbuild.core.yamlfile import Doc, check_keys, kind
 
 PARITY_KEYS = ("paths", "allow")
 MAX_PATHS = 16

@@ -13,7 +13,7 @@ from xbuild.core.imagespec import BuildArgs, ImageSpec, Secret
 from xbuild.core.matrix import Matrix
 from xbuild.core.platforms import ARCHES, Arch, sort_key
 from xbuild.core.refs import Reference, per_arch_tag_problem
-from xbuild.core.yamlfile import suggest
+from xbuild.core.text import suggest
 
 
 def target_key(image: str, arch: Arch) -> str:

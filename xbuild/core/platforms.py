@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from xbuild.core.text import quoted, suggest
+
 # OCI leaves the variant optional: buildx omits arm64's (v8), and containerd reads a bare
 # arm as v7. Comparisons use these defaults.
 _DEFAULT_VARIANTS = {"arm64": "v8", "arm": "v7"}
@@ -101,6 +103,22 @@ def arch_named(name: str) -> Arch | None:
         return arch_for_platform(Platform.parse(name))
     except ValueError:
         return None
+
+
+class UnknownArch(ValueError):
+    """A name that is no arch xbuild knows; the message names the ones it knows."""
+
+
+def parse_arch(name: object) -> Arch:
+    """The arch `name` names (see arch_named); else UnknownArch, the one message for it:
+    "unknown architecture 'x' (did you mean 'y'?); known: amd64, ...". Each caller says where
+    the name came from."""
+    arch = arch_named(name) if isinstance(name, str) else None
+    if arch is None:
+        shown = str(name)
+        raise UnknownArch(f"unknown architecture {quoted(shown)}{suggest(shown, ARCH_NAMES)}; "
+                          f"known: {', '.join(ARCH_NAMES)}")
+    return arch
 
 
 def arch_for_platform(platform: Platform) -> Arch | None:

@@ -10,10 +10,10 @@ from pathlib import Path
 from typing import Any
 
 from xbuild.core.errors import ConfigError
-from xbuild.core.refs import DIGEST_RE, quoted
+from xbuild.core.refs import DIGEST_RE
 from xbuild.core.results import RunReport
+from xbuild.core.text import quoted
 
-RECORD_NAME = "build-record.json"
 VERSION = 1
 _FIELDS = ("target", "image", "arch", "ref", "identity", "digest")
 

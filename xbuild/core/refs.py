@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from xbuild.core.errors import InvalidReference
 from xbuild.core.platforms import Arch
+from xbuild.core.text import quoted
 
 _COMPONENT = r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
 _DOMAIN_PART = r"(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])"
@@ -25,18 +26,11 @@ DIGEST_RE = re.compile(_DIGEST)
 _DOMAIN_RE = re.compile(_DOMAIN)
 MAX_NAME_LENGTH = 255
 MAX_TAG_LENGTH = 128
-_QUOTED = 80  # characters of a bad value a message repeats
 
 
 def _is_domain(first: str) -> bool:
     # distribution's rule: the first part is a registry host if it looks like one.
     return first == "localhost" or "." in first or ":" in first
-
-
-def quoted(text: str) -> str:
-    """`text` as a message quotes it: repr'd, and cut at 80 characters."""
-    shown = text if len(text) <= _QUOTED else text[:_QUOTED] + "…"
-    return repr(shown)
 
 
 def namespace_problem(namespace: str) -> str | None:

@@ -17,8 +17,8 @@ from dataclasses import dataclass
 from xbuild.core.emulation import may_run_directly
 from xbuild.core.errors import SelectionError
 from xbuild.core.nodes import DEFAULT, NodeMap
-from xbuild.core.platforms import ARCH_NAMES, Arch, arch_named, sort_key
-from xbuild.core.refs import quoted
+from xbuild.core.platforms import Arch, UnknownArch, arch_named, parse_arch, sort_key
+from xbuild.core.text import quoted
 
 HOSTED = {"amd64": ("ubuntu-24.04",), "arm64v8": ("ubuntu-24.04-arm",),
           "arm32v7": ("ubuntu-24.04-arm",)}
@@ -126,10 +126,10 @@ def _runner(value: str, arches: Sequence[Arch]) -> tuple[Arch, tuple[str, ...]]:
     name, sep, rest = value.partition("=")
     if not sep or not name or not rest:
         raise SelectionError(f"--runner {quoted(value)}: expected {RUNNER_FORM}")
-    arch = arch_named(name)
-    if arch is None:
-        raise SelectionError(f"--runner {quoted(value)}: unknown architecture {quoted(name)}; "
-                             f"known: {', '.join(ARCH_NAMES)}")
+    try:
+        arch = parse_arch(name)
+    except UnknownArch as exc:
+        raise SelectionError(f"--runner {quoted(value)}: {exc}") from None
     if arch not in arches:
         raise SelectionError(f"--runner {quoted(value)}: the matrix builds nothing for "
                              f"{arch.name} (its arches: {', '.join(a.name for a in arches)})")

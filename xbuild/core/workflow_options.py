@@ -14,8 +14,9 @@ from dataclasses import dataclass, replace
 
 from xbuild.core.errors import SelectionError
 from xbuild.core.matrix import Matrix
-from xbuild.core.refs import namespace_problem, quoted
+from xbuild.core.refs import namespace_problem
 from xbuild.core.runners import BuildJob, build_jobs
+from xbuild.core.text import quoted
 
 DEFAULT_MATRIX = "matrix.yml"
 DEFAULT_BRANCHES = ("main",)

@@ -3,7 +3,6 @@ no key twice, and messages that name the file and key without repeating large va
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -11,7 +10,7 @@ from typing import Any
 import yaml
 
 from xbuild.core.errors import MatrixError
-from xbuild.core.refs import quoted
+from xbuild.core.text import quoted, suggest
 
 MAX_BYTES = 1 << 20  # far beyond any real matrix; keeps a hostile one from eating memory
 _BaseLoader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml is ~10x faster
@@ -49,11 +48,6 @@ class Doc:
 
 def kind(value: object) -> str:
     return "nothing" if value is None else f"a {type(value).__name__}"
-
-
-def suggest(word: str, choices: tuple[str, ...]) -> str:
-    close = difflib.get_close_matches(word[:100], choices, n=1)
-    return f" (did you mean {close[0]!r}?)" if close else ""
 
 
 def check_keys(raw: Mapping[str, Any], allowed: tuple[str, ...], key: str, doc: Doc) -> None:

@@ -6,9 +6,8 @@ from __future__ import annotations
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Protocol
 
-from xbuild.core.answers import ImageConfig, ListEntry, RunOutput
+from xbuild.core.answers import ListEntry
 from xbuild.core.checks import (
     ArchReport,
     Check,
@@ -27,25 +26,14 @@ from xbuild.core.checks import (
 )
 from xbuild.core.errors import CommandFailed, NotAList, RegistryError
 from xbuild.core.parity import NO_PARITY, ParitySpec, judge_parity
-from xbuild.core.platforms import Arch, Platform, arch_for_platform, sort_key
+from xbuild.core.platforms import Arch, arch_for_platform, sort_key
 from xbuild.core.refs import Reference
-from xbuild.core.smoke import PROBE, Sandbox, SmokeTest
+from xbuild.core.smoke import PROBE, SmokeTest
+from xbuild.engine.engines import Inspector
 from xbuild.engine.rootfs import DPKG, binary_candidates, read_rootfs
 
 ARCH_COMMAND = "arch 2>/dev/null || uname -m"
 MAX_ROOTFS_BYTES = 8 << 30  # an image's files larger than this are not exported to be read
-
-
-class Inspector(Protocol):
-    """The engine primitives verify needs (engine/docker.py's Docker has them)."""
-
-    def list_entries(self, ref: Reference) -> list[ListEntry] | None: ...
-    def pull(self, ref: Reference) -> bool: ...
-    def image_config(self, ref: Reference) -> ImageConfig: ...
-    def export(self, ref: Reference, output: Path, *, max_bytes: int) -> None: ...
-    def remove_image(self, ref: Reference) -> None: ...
-    def run(self, image: Reference, command: Sequence[str], *, platform: Platform,
-            sandbox: Sandbox, entrypoint: str | None = None) -> RunOutput: ...
 
 
 def expected_arches(entries: Sequence[ListEntry], wanted: Sequence[Arch]) -> list[Arch]:
@@ -92,7 +80,7 @@ def audit_arch(image: Reference, arch: Arch, entry: ListEntry, smoke: Sequence[S
         return unreadable(exc)
     try:
         facts = gather_facts(image, docker, folders)
-        checks = _judge(_Runner(docker, image, arch), entry, facts, smoke)
+        checks = _judge(_InImage(docker, image, arch), entry, facts, smoke)
         return ArchReport(arch=arch, digest=entry.digest, checks=checks,
                           inventory=facts.inventory)
     except CommandFailed as exc:
@@ -118,21 +106,21 @@ def gather_facts(image: Reference, docker: Inspector, folders: Sequence[str] = (
                       inventory=fs.inventory(folders))
 
 
-def _judge(runner: _Runner, entry: ListEntry, facts: ImageFacts,
+def _judge(in_image: _InImage, entry: ListEntry, facts: ImageFacts,
            smoke: Sequence[SmokeTest]) -> tuple[Check, ...]:
-    arch = runner.arch
+    arch = in_image.arch
     elf = check_elf(arch, facts)
     shell = "/bin/sh" if facts.has_shell else None
     dpkg = "/usr/bin/dpkg" if facts.has_dpkg else None
     checks = [check_list(arch, entry), check_config(arch, entry, facts),
               check_label(arch, facts.labels), elf,
-              check_run(arch, runner.answer(shell, ["-c", ARCH_COMMAND]), elf),
-              check_dpkg(arch, runner.answer(dpkg, ["--print-architecture"]))]
-    checks += [runner.smoke(shell, test) for test in smoke]
+              check_run(arch, in_image.answer(shell, ["-c", ARCH_COMMAND]), elf),
+              check_dpkg(arch, in_image.answer(dpkg, ["--print-architecture"]))]
+    checks += [in_image.smoke(shell, test) for test in smoke]
     return tuple(checks)
 
 
-class _Runner:
+class _InImage:
     """Runs programs in one arch's image, pinned by digest, each in its sandbox."""
 
     def __init__(self, docker: Inspector, image: Reference, arch: Arch) -> None:

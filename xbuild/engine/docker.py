@@ -27,7 +27,7 @@ from xbuild.core.errors import CommandFailed, EnvironmentProblem
 from xbuild.core.platforms import Platform, arch_for_uname
 from xbuild.core.refs import Reference
 from xbuild.core.smoke import Sandbox
-from xbuild.engine.retry import RetryPolicy, is_transient
+from xbuild.engine.retry import RetryPolicy, failed_transiently
 
 LineSink = Callable[[str], None]
 T = TypeVar("T")
@@ -114,7 +114,7 @@ class Docker:
         if not request.push:
             return attempt()
         retrying = self.retry.retrying(
-            lambda exc: isinstance(exc, CommandFailed) and is_transient(exc.output),
+            failed_transiently,
             lambda n, exc: self._note_retry(log, on_line, n, exc))
         return retrying(attempt)
 
@@ -169,7 +169,7 @@ class Docker:
                 raise CommandFailed(command, _said(exc)) from exc
 
         retrying = self.retry.retrying(
-            lambda exc: isinstance(exc, CommandFailed) and is_transient(exc.output),
+            failed_transiently,
             lambda n, exc: self._echo(f"# transient registry error, retry {n + 1}: {exc}"))
         return retrying(attempt)
 

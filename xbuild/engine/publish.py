@@ -4,37 +4,31 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Sequence
-from typing import Protocol, TextIO
+from typing import TextIO
 
 from xbuild.core.errors import CommandFailed
 from xbuild.core.plan import ManifestList
 from xbuild.core.platforms import Arch
 from xbuild.core.refs import Reference
 from xbuild.core.results import ListResult, ListStatus
+from xbuild.engine.engines import Publisher
 from xbuild.engine.retry import short_error
 
 
-class ListEngine(Protocol):
-    dry_run: bool
-
-    def create_list(self, ref: Reference, sources: Sequence[Reference],
-                    log: TextIO | None = None) -> None: ...
-
-
 def publish_one(manifest: ManifestList, good: Sequence[tuple[Arch, Reference]],
-                lacking: Sequence[str], engine: ListEngine, *, allow_partial: bool,
-                log: TextIO | None = None) -> ListResult:
+                lacking: Sequence[str], publisher: Publisher, *, allow_partial: bool,
+                dry_run: bool, log: TextIO | None = None) -> ListResult:
     """Publish `manifest` over `good` (arch, source ref); `lacking` names the arches missing."""
     result = functools.partial(ListResult, manifest=manifest,
                                available=tuple(str(arch.platform) for arch, _ in good))
     if lacking and (not allow_partial or not good):
         return result(status=ListStatus.WITHHELD, detail=f"not published: no {', '.join(lacking)}")
     try:
-        engine.create_list(manifest.ref, [source for _, source in good], log)
+        publisher.create_list(manifest.ref, [source for _, source in good], log)
     except CommandFailed as exc:
         return result(status=ListStatus.FAILED, detail=short_error(exc.output))
     platforms = tuple(str(arch.platform) for arch, _ in good)
-    if engine.dry_run:
+    if dry_run:
         return result(status=ListStatus.DRY_RUN, platforms=platforms)
     if lacking:
         return result(status=ListStatus.PARTIAL, platforms=platforms,

@@ -15,6 +15,8 @@ from tenacity import (
     wait_random_exponential,
 )
 
+from xbuild.core.errors import CommandFailed
+
 _TRANSIENT = re.compile(
     r"\b(500|502|503|504|429)\b|too many requests|toomanyrequests|service unavailable"
     r"|bad gateway|gateway timeout|connection reset|broken pipe|unexpected eof|\": eof\b"
@@ -50,6 +52,12 @@ def is_transient(output: str) -> bool:
         return False  # a RUN step failed; its command may well mention 503 or EOF
     text = "\n".join(stated)
     return not _PERMANENT.search(text) and bool(_TRANSIENT.search(text))
+
+
+def failed_transiently(exc: BaseException) -> bool:
+    """A command (docker, buildx, skopeo) that failed in a way worth another try: the one
+    predicate every retry of a command uses."""
+    return isinstance(exc, CommandFailed) and is_transient(exc.output)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

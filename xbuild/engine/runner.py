@@ -15,26 +15,23 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol, TextIO
+from typing import Protocol
 
-from xbuild.core.answers import Built
-from xbuild.core.buildspec import BuildRequest, Pairs, Provenance, build_request
+from xbuild.core.buildspec import Pairs, Provenance, build_request
 from xbuild.core.errors import CommandFailed
-from xbuild.core.nodes import DEFAULT
+from xbuild.core.identity import Resolution
+from xbuild.core.nodes import Node, NodeMap
 from xbuild.core.plan import ManifestList, Plan, Target
 from xbuild.core.platforms import Arch
 from xbuild.core.refs import Reference
 from xbuild.core.results import ListResult, ListStatus, RunReport, Status, TargetResult
 from xbuild.core.schedule import blocked_by, by_priority, critical_path
-from xbuild.engine.publish import ListEngine, publish_one
+from xbuild.core.settings import BuildSettings
+from xbuild.engine.engines import Builder, Publisher
+from xbuild.engine.publish import publish_one
 from xbuild.engine.retry import short_error
 
 Job = Target | ManifestList
-
-
-class Engine(ListEngine, Protocol):
-    def build(self, request: BuildRequest, log: TextIO,
-              on_line: Callable[[str], None]) -> Built: ...
 
 
 class Reporter(Protocol):
@@ -42,6 +39,15 @@ class Reporter(Protocol):
     def line(self, target: Target, text: str) -> None: ...
     def finished(self, result: TargetResult) -> None: ...
     def list_finished(self, result: ListResult) -> None: ...
+
+
+class RunLogs(Protocol):
+    """Where the run's logs go: host/run_folder.py's RunFolder."""
+
+    @property
+    def path(self) -> Path: ...
+    def target_log(self, key: str) -> Path: ...
+    def list_log(self, image: str) -> Path: ...
 
 
 class Gate(Protocol):
@@ -52,46 +58,45 @@ class Gate(Protocol):
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class RunOptions:
-    run_dir: Path
+    """Everything a run is given, each part whole from where it is made: the command's
+    settings, the run folder, what the registry holds, the staged downloads, the nodes."""
+
+    settings: BuildSettings
+    logs: RunLogs
     provenance: Provenance
     native: tuple[Arch, ...]
-    push: bool = False
-    jobs: int = 2
-    allow_partial: bool = False
+    resolution: Resolution = field(default_factory=Resolution)  # identities, up to date, lists
     base_contexts: Mapping[str, Pairs] = field(default_factory=dict)  # per arch name
     target_contexts: Mapping[str, Pairs] = field(default_factory=dict)  # per target key
     unbuildable: Mapping[str, str] = field(default_factory=dict)  # target key -> why not
-    identities: Mapping[str, str] = field(default_factory=dict)  # target key -> its identity
-    up_to_date: Mapping[str, str] = field(default_factory=dict)  # target key -> published digest
-    published_lists: Mapping[str, frozenset[str]] = field(default_factory=dict)  # ref -> digests
+    nodes: NodeMap = field(default_factory=NodeMap)  # where each arch builds
     gate: Gate | None = None
-    nodes: Mapping[str, str] = field(default_factory=dict)  # target key -> node ("" default)
-    node_jobs: Mapping[str, int] = field(default_factory=dict)  # node -> builds at once on it
 
-    def node_of(self, target: Target) -> str:
-        return self.nodes.get(target.key, DEFAULT)
+    def node_of(self, target: Target) -> Node:
+        return self.nodes.node_for(target.arch)
 
-    def cap(self, node: str) -> int:
-        return max(1, self.node_jobs.get(node, self.jobs))
+    def cap(self, node: Node) -> int:
+        return max(1, node.jobs or self.settings.jobs)
 
 
 class Runner:
-    def __init__(self, plan: Plan, engines: Mapping[str, Engine], reporter: Reporter,
-                 options: RunOptions) -> None:
-        """`engines`: the engine of each node the plan's targets build on (DEFAULT: the one
-        that also publishes the lists)."""
-        self.plan, self.engines, self.reporter, self.options = plan, engines, reporter, options
-        self.engine = engines[DEFAULT]
+    def __init__(self, plan: Plan, reporter: Reporter, options: RunOptions, *,
+                 builder_on: Callable[[str], Builder],
+                 publisher: Callable[[], Publisher]) -> None:
+        """`builder_on`: a node's builder; `publisher`: what publishes the lists. Each is
+        asked for only when a build or a list needs it."""
+        self.plan, self.reporter, self.options = plan, reporter, options
+        self.builder_on, self.publisher = builder_on, publisher
         self.results: dict[str, TargetResult] = {}
         self.lists: dict[str, ListResult] = {}
         self.weights = critical_path(plan, options.native)
 
     def run(self) -> RunReport:
         start = time.monotonic()
-        self.options.run_dir.mkdir(parents=True, exist_ok=True)
         self._record_known()
         nodes = {self.options.node_of(t) for t in self.plan.targets}
-        workers = 1 if self.engine.dry_run else sum(self.options.cap(n) for n in nodes) + 1
+        workers = (1 if self.options.settings.dry_run
+                   else sum(self.options.cap(n) for n in nodes) + 1)
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="xbuild") as pool:
             running: dict[Future[TargetResult | ListResult], Job] = {}
             while True:
@@ -106,14 +111,14 @@ class Runner:
                     del running[future]
         ordered = tuple(self.results[t.key] for t in self.plan.targets)
         lists = tuple(self.lists[m.image] for m in self.plan.manifests if m.image in self.lists)
-        return RunReport(targets=ordered, lists=lists, run_dir=self.options.run_dir,
+        return RunReport(targets=ordered, lists=lists, run_dir=self.options.logs.path,
                          seconds=time.monotonic() - start)
 
     def _record_known(self) -> None:
         for target in self.plan.targets:
             if reason := self.options.unbuildable.get(target.key):
                 self._record(TargetResult(target=target, status=Status.FAILED, detail=reason))
-            elif digest := self.options.up_to_date.get(target.key):
+            elif digest := self.options.resolution.up_to_date.get(target.key):
                 self._record(TargetResult(target=target, status=Status.UP_TO_DATE, digest=digest))
 
     def _ready(self, busy: Iterable[Job]) -> list[Job]:
@@ -121,7 +126,7 @@ class Runner:
         whose node has a free slot, the longest chains first."""
         busy = list(busy)
         running = {id(job) for job in busy}
-        lists: list[Job] = [m for m in self.plan.manifests if self.options.push
+        lists: list[Job] = [m for m in self.plan.manifests if self.options.settings.push
                             and m.image not in self.lists and id(m) not in running
                             and all(k in self.results for k in m.target_keys())]
         succeeded = {k for k, r in self.results.items() if r.status.ok}
@@ -173,7 +178,7 @@ class Runner:
         parent = self.plan.parent_of(target)
         if parent is None:
             return None
-        if self.options.push:
+        if self.options.settings.push:
             return parent.ref.pinned(self.results[parent.key].digest)
         return parent.ref  # the image this run just loaded into the local engine
 
@@ -182,18 +187,20 @@ class Runner:
                 *self.options.target_contexts.get(target.key, ()))
 
     def _build(self, target: Target) -> TargetResult:
-        log_path = self.options.run_dir / f"{target.key}.log"
+        log_path = self.options.logs.target_log(target.key)
         request = build_request(target, parent_source=self._parent_source(target),
                                 provenance=self.options.provenance, version=self.plan.tag,
-                                push=self.options.push, contexts=self._contexts(target),
-                                identity=self.options.identities.get(target.key, ""))
+                                push=self.options.settings.push,
+                                contexts=self._contexts(target),
+                                identity=self.options.resolution.identities.get(target.key)
+                                or "")
         start, began = time.monotonic(), time.time()
-        node = self.options.node_of(target)
+        node = self.options.node_of(target).name
         done = functools.partial(TargetResult, target=target, log=log_path, started=began,
                                  node=node)
         with log_path.open("w", encoding="utf-8") as log:
             try:
-                built = self.engines[node].build(request, log,
+                built = self.builder_on(node).build(request, log,
                                                  lambda text: self.reporter.line(target, text))
             except CommandFailed as exc:
                 return done(status=Status.FAILED, detail=short_error(exc.output),
@@ -203,36 +210,34 @@ class Runner:
                 return done(status=Status.FAILED,
                             detail=f"internal error: {type(exc).__name__}: {exc}",
                             seconds=time.monotonic() - start)
-        status = (Status.DRY_RUN if self.engine.dry_run
-                  else Status.PUSHED if self.options.push else Status.BUILT)
+        status = (Status.DRY_RUN if self.options.settings.dry_run
+                  else Status.PUSHED if self.options.settings.push else Status.BUILT)
         return done(status=status, digest=built.digest, seconds=time.monotonic() - start)
 
     def _publish(self, manifest: ManifestList) -> ListResult:
         results = [self.results[k] for k in manifest.target_keys()]
         good = [(r.target.arch, r.target.ref.pinned(r.digest)) for r in results if r.status.ok]
         lacking = [r.target.arch.name for r in results if not r.status.ok]
-        if not lacking and self._unchanged(manifest, good):
+        if not lacking and self.options.resolution.list_unchanged(
+                manifest.ref, [ref.digest for _, ref in good]):
             return ListResult(manifest=manifest, status=ListStatus.UP_TO_DATE,
                               platforms=tuple(str(a.platform) for a, _ in good),
                               available=tuple(str(a.platform) for a, _ in good))
-        if self.options.gate is not None and not self.engine.dry_run:
+        if self.options.gate is not None and not self.options.settings.dry_run:
             built = [r for r in results if r.status is Status.PUSHED]
             if refused := self.options.gate(manifest, built):
                 return ListResult(manifest=manifest, status=ListStatus.REFUSED, detail=refused,
                                   available=tuple(str(a.platform) for a, _ in good))
-        log_path = self.options.run_dir / f"{manifest.image}-list.log"
+        log_path = self.options.logs.list_log(manifest.image)
         with log_path.open("w", encoding="utf-8") as log:
-            return publish_one(manifest, good, lacking, self.engine,
-                               allow_partial=self.options.allow_partial, log=log)
-
-    def _unchanged(self, manifest: ManifestList, good: list[tuple[Arch, Reference]]) -> bool:
-        """The list already holds exactly these images: publishing it again changes nothing."""
-        published = self.options.published_lists.get(str(manifest.ref))
-        return published == frozenset(ref.digest for _, ref in good)
+            return publish_one(manifest, good, lacking, self.publisher(),
+                               allow_partial=self.options.settings.allow_partial,
+                               dry_run=self.options.settings.dry_run, log=log)
 
 
-def run_plan(plan: Plan, engine: Engine | Mapping[str, Engine], reporter: Reporter,
-             options: RunOptions) -> RunReport:
-    """`engine`: one for every node, or one per node (see Runner)."""
-    engines = engine if isinstance(engine, Mapping) else {DEFAULT: engine}
-    return Runner(plan, engines, reporter, options).run()
+def run_plan(plan: Plan, reporter: Reporter, options: RunOptions, *,
+             builder_on: Callable[[str], Builder],
+             publisher: Callable[[], Publisher]) -> RunReport:
+    """Run `plan`: see Runner."""
+    return Runner(plan, reporter, options, builder_on=builder_on,
+                     publisher=publisher).run()

@@ -7,26 +7,21 @@ import urllib.error
 import urllib.request
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 from xbuild.core.emulation import execution_text
 from xbuild.core.errors import XbuildError
 from xbuild.core.matrix import Matrix
 from xbuild.core.nodes import Node, NodeMap, emulated
-from xbuild.core.platforms import Arch, Platform
+from xbuild.core.platforms import Arch
 from xbuild.core.refs import registry_of
 from xbuild.host import qemu
 from xbuild.host.cmd import Shell
-from xbuild.host.paths import cache_dir
+
+if TYPE_CHECKING:
+    from xbuild.engine.docker import Docker
 
 Row = tuple[str, bool, str]  # what, ok, detail
-
-
-class EngineFacts(qemu.ProbeRunner, Protocol):
-    def server_version(self) -> str: ...
-    def buildx_version(self) -> str: ...
-    def builder_driver(self) -> str: ...
-    def native_platforms(self) -> list[Platform]: ...
 
 
 def registry_answer(host: str) -> str:
@@ -52,13 +47,14 @@ def logged_in_registries(config: Path | None = None) -> list[str]:
     return sorted({*data.get("auths", {}), *data.get("credHelpers", {})})
 
 
-def diagnose(matrix: Matrix, namespace: str, nodes: NodeMap, engine: Callable[[str], EngineFacts],
-             shell: Shell) -> list[Row]:
+def diagnose(matrix: Matrix, namespace: str, nodes: NodeMap, engine: Callable[[str], Docker],
+             shell: Shell, *, cache: Path) -> list[Row]:
     """Per node: its engine, buildx and driver, what it runs natively, what it builds (and
     which of those under emulation), and a probe per arch on that node; then the registry."""
     rows: list[Row] = []
     for node in nodes.nodes(matrix.all_arches):
-        rows += node_rows(node, nodes.arches_on(node, matrix.all_arches), engine, shell)
+        rows += node_rows(node, nodes.arches_on(node, matrix.all_arches), engine, shell,
+                          cache=cache)
     host = registry_of(namespace)
     answer = registry_answer(host)
     rows.append((f"registry {host}", answer.startswith("reachable"), answer))
@@ -68,8 +64,8 @@ def diagnose(matrix: Matrix, namespace: str, nodes: NodeMap, engine: Callable[[s
     return rows
 
 
-def node_rows(node: Node, arches: tuple[Arch, ...], engine: Callable[[str], EngineFacts],
-              shell: Shell) -> list[Row]:
+def node_rows(node: Node, arches: tuple[Arch, ...], engine: Callable[[str], Docker],
+              shell: Shell, *, cache: Path) -> list[Row]:
     """The node's engine and what it builds, each arch as its probe found it: native, native
     32-bit (AArch32 at EL0 on an arm64 CPU) or emulated; then a row per probe."""
     try:
@@ -83,7 +79,7 @@ def node_rows(node: Node, arches: tuple[Arch, ...], engine: Callable[[str], Engi
     how = {a: " (emulated)" if emulated(a, native) else "" for a in arches}  # until probed
     try:
         for status in qemu.check_node(node.name, arches, docker, native=native,
-                                      cache=cache_dir(), shell=shell):
+                                      cache=cache, shell=shell):
             detail = ("native" if status.native
                       else f"answers {status.answer!r}; {execution_text(status)}")
             probes.append((f"qemu {status.arch} on {node}", status.ok, status.problem or detail))

@@ -1,4 +1,4 @@
-"""Fetch a download into the cache, once: by sha256, retried, optionally from a mirror.
+"""Download a file into the cache, once: by sha256, retried, optionally from a mirror.
 
 The cache is content-addressed (`<cache>/downloads/sha256/<hex>`), so a file already there
 under its pinned or locked checksum costs no network at all, which is what a closed network
@@ -26,7 +26,7 @@ from typing import IO
 
 from xbuild import __version__
 from xbuild.core.downloads import Redirects, Source, mirrored, redirect_problem
-from xbuild.core.errors import FetchError
+from xbuild.core.errors import DownloadError
 from xbuild.engine.retry import RetryPolicy
 
 # SourceForge answers browsers with an HTML "your download will start" page and wget-like
@@ -37,7 +37,7 @@ _RETRIED_STATUS = {408, 429, 500, 502, 503, 504}
 
 
 @dataclass(frozen=True, slots=True)
-class Fetched:
+class Downloaded:
     url: str  # where it came from (the mirror's URL when a mirror is used)
     path: Path  # the cached file
     sha256: str
@@ -73,12 +73,12 @@ class _Redirects(urllib.request.HTTPRedirectHandler):
                          msg: str, headers: HTTPMessage,
                          newurl: str) -> urllib.request.Request | None:  # urllib's signature
         if problem := redirect_problem(req.full_url, newurl, self.policy):
-            raise FetchError(self.origin, f"redirected to {newurl[:200]}: {problem}")
+            raise DownloadError(self.origin, f"redirected to {newurl[:200]}: {problem}")
         return super().redirect_request(req, fp, code, msg, headers, newurl)
 
 
 @dataclass(slots=True)
-class Fetcher:
+class Downloader:
     cache: Path  # xbuild's cache folder; downloads go under downloads/sha256
     mirror: str | None = None
     retry: RetryPolicy = field(default_factory=RetryPolicy)
@@ -100,19 +100,19 @@ class Fetcher:
                 if partial.stat().st_mtime < limit:
                     partial.unlink()
 
-    def fetch(self, source: Source) -> Fetched:
+    def download(self, source: Source) -> Downloaded:
         if source.sha256 and (hit := self._cached(source.sha256)):
-            return Fetched(url=source.url, path=hit, sha256=source.sha256, cached=True,
+            return Downloaded(url=source.url, path=hit, sha256=source.sha256, cached=True,
                            first_seen=False)
         where = mirrored(source.url, self.mirror)
         partial, digest = self._download(where)
         if source.sha256 and digest != source.sha256:
             partial.unlink()
-            raise FetchError(where, f"checksum mismatch: got sha256 {digest}, but "
+            raise DownloadError(where, f"checksum mismatch: got sha256 {digest}, but "
                                     f"{source.pinned_in} requires {source.sha256}")
         final = self.store / digest
         partial.replace(final)
-        return Fetched(url=where, path=final, sha256=digest, cached=False,
+        return Downloaded(url=where, path=final, sha256=digest, cached=False,
                        first_seen=source.sha256 is None)
 
     def _cached(self, sha256: str) -> Path | None:
@@ -121,7 +121,7 @@ class Fetcher:
             return None
         if _sha256_of(path) == sha256:
             return path
-        path.unlink()  # damaged on disk: fetch it again rather than build from it
+        path.unlink()  # damaged on disk: download it again rather than build from it
         return None
 
     def _download(self, url: str) -> tuple[Path, str]:
@@ -134,7 +134,7 @@ class Fetcher:
                 with attempt:
                     return self._download_once(url)
         except (OSError, http.client.HTTPException, ValueError) as exc:
-            raise FetchError(url, _reason(exc)) from None
+            raise DownloadError(url, _reason(exc)) from None
         raise AssertionError("unreachable: tenacity reraises the last error")
 
     def _open(self, url: str) -> IO[bytes]:
@@ -147,11 +147,11 @@ class Fetcher:
         size = response.headers.get("Content-Length", "")  # type: ignore[attr-defined]
         if kind.startswith("text/html"):
             response.close()
-            raise FetchError(url, "got an HTML page, not the file (a download site's "
+            raise DownloadError(url, "got an HTML page, not the file (a download site's "
                                   "landing page? give the file's direct URL)")
         if size.isdigit() and int(size) > self.max_bytes:
             response.close()
-            raise FetchError(url, f"is {int(size) >> 20} MiB, over the {self.max_bytes >> 20} "
+            raise DownloadError(url, f"is {int(size) >> 20} MiB, over the {self.max_bytes >> 20} "
                                   "MiB a download may be")
         return response
 
@@ -160,7 +160,7 @@ class Fetcher:
         root = Path(urllib.request.url2pathname(urllib.parse.urlsplit(self.mirror or "").path))
         path = Path(urllib.request.url2pathname(urllib.parse.urlsplit(url).path)).resolve()
         if not path.is_relative_to(root.resolve()):
-            raise FetchError(url, f"leads outside the mirror {root}")
+            raise DownloadError(url, f"leads outside the mirror {root}")
         return path.open("rb")
 
     def _download_once(self, url: str) -> tuple[Path, str]:
@@ -176,10 +176,10 @@ class Fetcher:
                     while chunk := response.read1(_CHUNK):  # type: ignore[attr-defined]
                         size += len(chunk)
                         if size > self.max_bytes:
-                            raise FetchError(url, f"is over the {self.max_bytes >> 20} MiB a "
+                            raise DownloadError(url, f"is over the {self.max_bytes >> 20} MiB a "
                                                   "download may be")
                         if time.monotonic() > ends:
-                            raise FetchError(url, f"took over {self.deadline:.0f} s")
+                            raise DownloadError(url, f"took over {self.deadline:.0f} s")
                         digest.update(chunk)
                         out.write(chunk)
             except BaseException:
@@ -193,7 +193,7 @@ def _sha256_of(path: Path) -> str:
         return hashlib.file_digest(handle, "sha256").hexdigest()
 
 
-def stage(files: list[tuple[str, Path]], folder: Path) -> Path:
+def stage_files(files: list[tuple[str, Path]], folder: Path) -> Path:
     """A build context holding each cached file under the name its Dockerfile copies."""
     folder.mkdir(parents=True, exist_ok=True)
     for name, cached in files:

@@ -12,19 +12,19 @@ import tempfile
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Protocol, TextIO
 
-from xbuild.core.answers import Built
-from xbuild.core.buildspec import BuildRequest, Provenance, base_request
+from xbuild.core.buildspec import Provenance, base_request
 from xbuild.core.errors import CommandFailed
 from xbuild.core.matrix import BaseSpec
 from xbuild.core.plan import ManifestList
 from xbuild.core.platforms import Arch, sort_key
 from xbuild.core.refs import Reference
 from xbuild.core.results import ListResult
-from xbuild.engine.publish import ListEngine, publish_one
+from xbuild.engine.engines import Builder, Publisher
+from xbuild.engine.publish import publish_one
 from xbuild.engine.retry import short_error
 from xbuild.host.cmd import Shell
+from xbuild.host.run_folder import RunFolder
 
 # What Debian's -slim images leave out; copyright files stay.
 SLIM_DPKG_OPTIONS = (
@@ -34,11 +34,6 @@ SLIM_DPKG_OPTIONS = (
 )
 _DOCKERFILE = 'FROM scratch\nADD rootfs.tar /\nCMD ["bash"]\n'
 BOOTSTRAP_TIMEOUT = 3600.0
-
-
-class BaseEngine(ListEngine, Protocol):
-    def build(self, request: BuildRequest, log: TextIO,
-              on_line: Callable[[str], None]) -> Built: ...
 
 
 def mmdebstrap_argv(base: BaseSpec, arch: Arch, output: Path) -> list[str]:
@@ -64,10 +59,10 @@ def bootstrap_env(provenance: Provenance) -> dict[str, str] | None:
     return {**os.environ, "SOURCE_DATE_EPOCH": str(provenance.epoch)}
 
 
-def _publish_arch(base: BaseSpec, arch: Arch, namespace: str, docker: BaseEngine,
-                  shell: Shell, *, provenance: Provenance, log_dir: Path) -> Reference:
+def _publish_arch(base: BaseSpec, arch: Arch, namespace: str, builder: Builder,
+                  shell: Shell, *, provenance: Provenance, run: RunFolder) -> Reference:
     """Bootstrap and push one base for one arch; returns the pushed image, by digest."""
-    log_path = log_dir / f"{base.name.name}-{base.name.tag}-{arch.name}.log"
+    log_path = run.base_log(base.name.name, base.name.tag, arch.name)
     with tempfile.TemporaryDirectory(prefix="xbuild-base-") as tmp:
         workdir = Path(tmp)
         shell.run(mmdebstrap_argv(base, arch, workdir / "rootfs.tar"), output=log_path,
@@ -76,21 +71,20 @@ def _publish_arch(base: BaseSpec, arch: Arch, namespace: str, docker: BaseEngine
         request = base_request(base, arch, namespace=namespace, workdir=workdir,
                                provenance=provenance)
         with log_path.open("a", encoding="utf-8") as log:
-            built = docker.build(request, log, lambda _line: None)
+            built = builder.build(request, log, lambda _line: None)
         return request.tag.pinned(built.digest)
 
 
-def publish_base(base: BaseSpec, arches: Iterable[Arch], namespace: str, docker: BaseEngine,
-                 shell: Shell, *, provenance: Provenance, log_dir: Path, jobs: int,
-                 node_of: Callable[[Arch], BaseEngine] | None = None) -> ListResult:
-    """Each arch bootstrapped here and built on its node (`node_of`; default: `docker`), then
-    listed through `docker`."""
+def publish_base(base: BaseSpec, arches: Iterable[Arch], namespace: str, *,
+                 builder_for: Callable[[Arch], Builder], publisher: Publisher, shell: Shell,
+                 provenance: Provenance, run: RunFolder, jobs: int,
+                 dry_run: bool = False) -> ListResult:
+    """Each arch bootstrapped here and built by its builder (`builder_for`), then listed by
+    `publisher`."""
     arches = sorted(set(arches), key=sort_key)
-    log_dir.mkdir(parents=True, exist_ok=True)
-    on = node_of or (lambda _arch: docker)
     with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
-        futures = {a: pool.submit(_publish_arch, base, a, namespace, on(a), shell,
-                                  provenance=provenance, log_dir=log_dir) for a in arches}
+        futures = {a: pool.submit(_publish_arch, base, a, namespace, builder_for(a), shell,
+                                  provenance=provenance, run=run) for a in arches}
     good, lacking = [], []
     for arch, future in futures.items():
         try:
@@ -100,4 +94,5 @@ def publish_base(base: BaseSpec, arches: Iterable[Arch], namespace: str, docker:
     listed = base.published(namespace)
     manifest = ManifestList(image=str(base.name), ref=listed,
                             entries=tuple((a, listed.per_arch(a)) for a in arches))
-    return publish_one(manifest, good, lacking, docker, allow_partial=False)
+    return publish_one(manifest, good, lacking, publisher, allow_partial=False,
+                       dry_run=dry_run)

@@ -9,26 +9,21 @@ from __future__ import annotations
 import io
 import shutil
 import tempfile
-from collections.abc import Callable
 from pathlib import Path
-from typing import Protocol, TextIO
+from typing import TYPE_CHECKING
 
-from xbuild.core.answers import Built
-from xbuild.core.buildspec import BuildRequest, probe_request
+from xbuild.core.buildspec import probe_request
 from xbuild.core.errors import CommandFailed, EnvironmentProblem
 from xbuild.core.platforms import Arch
 from xbuild.core.refs import Reference
 from xbuild.host.cmd import Shell
 from xbuild.host.paths import replace_atomically
 
+if TYPE_CHECKING:
+    from xbuild.engine.docker import Docker
+
 PROBE_REPOSITORY = "xbuild-probe"
 _DOCKERFILE = "FROM scratch\nCOPY busybox /bin/busybox\n"
-
-
-class ProbeBuilder(Protocol):
-    def image_exists(self, ref: Reference) -> bool: ...
-    def build(self, request: BuildRequest, log: TextIO,
-              on_line: Callable[[str], None]) -> Built: ...
 
 
 def probe_ref(arch: Arch) -> Reference:
@@ -57,7 +52,7 @@ def busybox_binary(arch: Arch, cache: Path, shell: Shell) -> Path:
     return target
 
 
-def ensure_probe(arch: Arch, docker: ProbeBuilder, cache: Path, shell: Shell) -> Reference:
+def ensure_probe(arch: Arch, docker: Docker, cache: Path, shell: Shell) -> Reference:
     """A local image of `arch` whose /bin/busybox can answer `arch`; built on first use."""
     ref = probe_ref(arch)
     if docker.image_exists(ref):

@@ -18,7 +18,7 @@ from typing import Protocol
 from xbuild.core.answers import Published
 from xbuild.core.errors import CommandFailed, RegistryError
 from xbuild.core.refs import Reference
-from xbuild.engine.retry import RetryPolicy, is_transient
+from xbuild.engine.retry import RetryPolicy, failed_transiently
 from xbuild.host.cmd import Shell
 from xbuild.host.registry_http import NeedsCredentials, RegistryHttp, Transient, interpret
 
@@ -106,7 +106,7 @@ class PublishedReader:
             return self.shell.run(argv, timeout=120, reads_only=True).stdout
 
         retrying = self.retry.retrying(
-            lambda exc: isinstance(exc, CommandFailed) and is_transient(exc.output),
+            failed_transiently,
             lambda _n, _exc: None)
         try:
             return str(retrying(attempt))

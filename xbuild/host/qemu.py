@@ -12,9 +12,8 @@ from collections.abc import Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING
 
-from xbuild.core.answers import RunOutput
 from xbuild.core.emulation import (
     EMULATOR_MARKER,
     ArchStatus,
@@ -29,17 +28,14 @@ from xbuild.core.emulation import (
 from xbuild.core.errors import CommandFailed, EnvironmentProblem
 from xbuild.core.nodes import DEFAULT
 from xbuild.core.platforms import Arch, Platform, arch_for_platform, arch_for_uname, sort_key
-from xbuild.core.refs import Reference
-from xbuild.core.smoke import PROBE, Sandbox
+from xbuild.core.smoke import PROBE
 from xbuild.host.cmd import Shell
-from xbuild.host.probe import ProbeBuilder, ensure_probe, probe_ref
+from xbuild.host.probe import ensure_probe, probe_ref
+
+if TYPE_CHECKING:
+    from xbuild.engine.docker import Docker
 
 BINFMT_DIR = Path("/proc/sys/fs/binfmt_misc")
-
-
-class ProbeRunner(ProbeBuilder, Protocol):
-    def run(self, image: Reference, command: Sequence[str], *, platform: Platform,
-            sandbox: Sandbox, entrypoint: str | None = None) -> RunOutput: ...
 
 
 def read_handler(arch: Arch, root: Path = BINFMT_DIR) -> Handler | None:
@@ -56,7 +52,7 @@ def host_arch() -> Arch | None:
 HOST = host_arch()
 
 
-def check(arches: Iterable[Arch], docker: ProbeRunner, cache: Path, shell: Shell,
+def check(arches: Iterable[Arch], docker: Docker, cache: Path, shell: Shell,
           root: Path = BINFMT_DIR, *, native: Arch | None = HOST,
           handlers: bool = True) -> list[ArchStatus]:
     """Per arch: native, or a probe container that runs (through a handler with the F flag,
@@ -81,7 +77,7 @@ def check(arches: Iterable[Arch], docker: ProbeRunner, cache: Path, shell: Shell
         return list(pool.map(status, ordered))
 
 
-def _foreign(arch: Arch, handler: Handler | None, docker: ProbeRunner, cache: Path,
+def _foreign(arch: Arch, handler: Handler | None, docker: Docker, cache: Path,
              shell: Shell, *, handlers: bool, direct: bool) -> ArchStatus:
     """A foreign arch: its handler (none needed where the CPU may run it itself), a probe, and
     how the probe ran."""
@@ -102,7 +98,7 @@ def _foreign(arch: Arch, handler: Handler | None, docker: ProbeRunner, cache: Pa
     return replace(verdict(answer), execution=execution, emulator=emulator)
 
 
-def _how_it_ran(arch: Arch, answer: str, docker: ProbeRunner) -> tuple[Execution, str]:
+def _how_it_ran(arch: Arch, answer: str, docker: Docker) -> tuple[Execution, str]:
     """The probe again, with EMULATOR_MARKER in its environment: QEMU then announces itself
     instead of running it, a CPU that runs it itself answers as before (core/emulation.py)."""
     name, value = EMULATOR_MARKER
@@ -114,7 +110,7 @@ def _how_it_ran(arch: Arch, answer: str, docker: ProbeRunner) -> tuple[Execution
     return judge_execution(arch, answer, marked.output)
 
 
-def check_node(node: str, arches: Iterable[Arch], docker: ProbeRunner, *,
+def check_node(node: str, arches: Iterable[Arch], docker: Docker, *,
                native: Sequence[Platform], cache: Path, shell: Shell) -> list[ArchStatus]:
     """`check` on a node whose CPU runs `native`: its own arch needs no probe, and this host's
     binfmt handlers are read only for the default node (its engine runs on this kernel)."""
@@ -122,7 +118,7 @@ def check_node(node: str, arches: Iterable[Arch], docker: ProbeRunner, *,
     return check(arches, docker, cache, shell, native=own, handlers=node == DEFAULT)
 
 
-def _probe(arch: Arch, docker: ProbeRunner, cache: Path, shell: Shell) -> tuple[str, str]:
+def _probe(arch: Arch, docker: Docker, cache: Path, shell: Shell) -> tuple[str, str]:
     """What `arch` answers in a probe container on `docker`'s engine, and what is wrong."""
     probe = docker.run(ensure_probe(arch, docker, cache, shell), ["/bin/busybox", "arch"],
                        platform=arch.platform, sandbox=PROBE)

@@ -64,7 +64,7 @@ def path_of(ref: Reference) -> str:
     return path if "/" in path or ref.registry != "docker.io" else f"library/{path}"
 
 
-def fetch(request: urllib.request.Request, limit: int) -> Answer:
+def http_get(request: urllib.request.Request, limit: int) -> Answer:
     """One request; its body read up to `limit` bytes (more is an error, not a truncation)."""
     try:
         with urllib.request.urlopen(request, timeout=TIMEOUT) as response:
@@ -99,7 +99,7 @@ class RegistryHttp:
 
     insecure: Callable[[str], bool]
     echo: Callable[[str], None] | None = None
-    get: Callable[[urllib.request.Request, int], Answer] = fetch
+    get: Callable[[urllib.request.Request, int], Answer] = http_get
     certs_d: Path = CERTS_D
     _tokens: dict[str, str] = field(default_factory=dict)
 

@@ -10,7 +10,7 @@ from xbuild.core.emulation import ArchStatus, execution_text
 from xbuild.core.plan import Plan
 from xbuild.core.platforms import sort_key
 from xbuild.core.results import RunReport, Status, TargetResult
-from xbuild.output.console import Grid, markdown_table
+from xbuild.output.console import Console, Grid, markdown_table
 
 
 def plan_grid(plan: Plan, identities: Mapping[str, str | None],
@@ -142,6 +142,15 @@ def verify_failures(report: Report) -> list[str]:
             lines.append(f"✗ {report.ref} parity: {len(found) - FAILURES_SHOWN} more lines "
                          "(--json lists them)")
     return lines
+
+
+def show_verdict(report: Report, console: Console) -> None:
+    """A verify report as a person reads it: warnings, the grid, one red line per failure."""
+    for warning in report.warnings:
+        console.warn(warning)
+    console.grid(verify_grid(report))
+    for line in verify_failures(report):
+        console.say(line, style="red")
 
 
 def doctor_grid(rows: Sequence[tuple[str, bool, str]]) -> Grid:

@@ -1,56 +1,38 @@
-"""`xbuild build` and `xbuild all`: identities, what is up to date, checks, fetch, build,
+"""`xbuild build` and `xbuild all`: identities, what is up to date, checks, downloads, build,
 verify, publish, and the records."""
 
 from __future__ import annotations
 
+import functools
 import os
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
 
 from xbuild.core import record
 from xbuild.core.buildspec import Pairs, image_source
-from xbuild.core.downloads import Need, Redirects, needs
 from xbuild.core.emulation import builds_slowly, execution_text, node_line
 from xbuild.core.errors import ConfigError, SelectionError
+from xbuild.core.identity import Resolution
 from xbuild.core.matrix import Matrix
-from xbuild.core.nodes import DEFAULT, Node, NodeMap, cross_node_problem
+from xbuild.core.nodes import NodeMap, cross_node_problem
 from xbuild.core.plan import Plan, Target
 from xbuild.core.platforms import sort_key
 from xbuild.core.refs import Reference
 from xbuild.core.results import RunReport, Status
+from xbuild.core.settings import BuildSettings
+from xbuild.engine.gate import VerifyGate
 from xbuild.engine.runner import RunOptions, run_plan
 from xbuild.host import qemu
-from xbuild.host.paths import cache_dir
-from xbuild.host.prefetch import Prefetched, prefetch
+from xbuild.host.run_folder import RunFolder
 from xbuild.host.vcs import provenance
 from xbuild.output.console import Console
 from xbuild.output.progress import Progress
-from xbuild.output.views import summary_grid, summary_markdown, timeline_mermaid
-from xbuild.pipeline.resolve import Resolution, resolve, with_fetched
-from xbuild.pipeline.tools import (
-    LazyEngine,
-    Tools,
-    new_run_dir,
-    tools,
-    write_json,
-    write_record,
-)
-from xbuild.pipeline.verify import VerifyGate
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class BuildSettings:
-    push: bool = False
-    jobs: int = 2
-    dry_run: bool = False
-    allow_partial: bool = False
-    verify: bool = False  # each image built is verified before its list is published
-    log_dir: Path = Path(".xbuild/runs")
-    mirror: str | None = None  # fetch downloads from here instead of their own hosts
-    rebuild: frozenset[str] = frozenset()  # images to build even if up to date; "*": all
-    builders: NodeMap | None = None  # where each arch builds; None: matrix.yml's builders
+from xbuild.output.views import show_verdict, summary_grid, summary_markdown, timeline_mermaid
+from xbuild.pipeline.download_step import download, downloads_wanted
+from xbuild.pipeline.resolve import resolve, with_downloads
+from xbuild.pipeline.tools import Tools, tools
 
 
 def preflight(targets: Sequence[Target], nodes: NodeMap,
@@ -63,13 +45,13 @@ def preflight(targets: Sequence[Target], nodes: NodeMap,
     wanted = sorted({t.arch for t in targets}, key=sort_key)
     for node in nodes.nodes(wanted):
         arches = nodes.arches_on(node, wanted)
-        docker = kit.engine(node.name)
+        docker = kit.engines.on(node.name)
         native = docker.native_platforms()
         kit.console.note(f"node {node}: engine {docker.server_version()}, buildx "
                          f"{docker.buildx_version()}, runs "
                          f"{', '.join(map(str, native)) or 'an unknown arch'}")
         statuses = qemu.check_node(node.name, arches, docker, native=native,
-                                   cache=cache_dir(), shell=kit.shell)
+                                   cache=kit.cache, shell=kit.shell)
         qemu.require(statuses, str(node))
         how.append(node_line(str(node), statuses))  # issue 21: what the probe found
         for status in filter(builds_slowly, statuses):
@@ -106,29 +88,6 @@ def base_contexts(matrix: Matrix, plan: Plan, resolution: Resolution,
     return {arch: tuple(pairs) for arch, pairs in contexts.items()}
 
 
-def downloads_wanted(matrix: Matrix, plan: Plan,
-                     targets: Sequence[Target] | None = None) -> tuple[Need, ...]:
-    """What `targets` (default: the plan's) need fetched; raises MatrixError on conflicting
-    pins. Pure."""
-    chosen = plan.targets if targets is None else targets
-    return needs(((t.image, t.key, t.arch) for t in chosen),
-                 lambda image: matrix.image(image).downloads)
-
-
-def fetch_downloads(wanted: Sequence[Need], *, mirror: str | None, dry_run: bool,
-                    staging: Path, console: Console, redirects: Redirects = ()) -> Prefetched:
-    """Every download the plan's builds need, fetched once for all arches."""
-    if not wanted:
-        return Prefetched()
-    from xbuild.host.downloader import Fetcher  # only a run with downloads pays for its import
-
-    fetcher = Fetcher(cache=cache_dir(), mirror=mirror, redirects=redirects,
-                      on_retry=lambda line: console.warn(f"retrying {line}"))
-    where = f" from mirror {mirror}" if mirror else ""
-    with console.group(f"downloads: {len(wanted)} file(s){where}"):
-        return prefetch(wanted, fetcher, staging, console.say, dry_run=dry_run)
-
-
 def check_secrets(targets: Sequence[Target]) -> None:
     """Every secret the builds need is there: an environment variable set, a file readable.
     The message names the image and the secret's source, never a value."""
@@ -161,63 +120,85 @@ def build(matrix: Matrix, plan: Plan, settings: BuildSettings, console: Console,
     started = time.monotonic()
     downloads_wanted(matrix, plan)  # invalid input stops here, before anything runs
     kit = kit or tools(console, dry_run=settings.dry_run)
-    resolution = resolve(matrix, plan, kit.registry, push=settings.push and not settings.dry_run,
-                         rebuild=settings.rebuild)
+    resolution = _resolve(matrix, plan, settings, kit)
     todo = resolution.to_build(plan)
     check_secrets(todo)
     nodes = settings.builders or matrix.builders
     if not settings.push:
         refuse_cross_node(plan, nodes)
-    if resolution.up_to_date:
-        console.note(f"{len(resolution.up_to_date)} of {len(plan.targets)} targets up to date "
-                     "(published with the identity this checkout gives them)")
     slow, how = preflight(todo, nodes, kit) if todo and not settings.dry_run else (set(), [])
-    run_dir = new_run_dir(settings.log_dir)
-    fetched = fetch_downloads(downloads_wanted(matrix, plan, todo), mirror=settings.mirror,
-                              dry_run=settings.dry_run, staging=run_dir / "downloads",
-                              console=console, redirects=matrix.redirects)
-    resolution = with_fetched(resolution, plan, fetched.checksums)
-    gate = VerifyGate(matrix, kit, console) if settings.verify else None
-    options = _run_options(matrix, plan, settings, kit, resolution=resolution, fetched=fetched,
-                           run_dir=run_dir, gate=gate, nodes=nodes)
-    engines = {node.name: LazyEngine(kit, node.name, dry_run=settings.dry_run)
-               for node in {*nodes.nodes(matrix.all_arches), Node(name=DEFAULT)}}
+    run = RunFolder.create(settings.log_dir, cache=kit.cache)
+    staged = download(downloads_wanted(matrix, plan, todo), mirror=settings.mirror,
+                      dry_run=settings.dry_run, cache=run.cache, staging=run.downloads,
+                      console=console, redirects=matrix.redirects)
+    resolution = with_downloads(resolution, plan, staged.checksums)
+    gate = verify_gate(matrix, kit) if settings.verify else None
+    native = qemu.host_arch()
+    options = RunOptions(
+        settings=settings, logs=run, native=(native,) if native else (),
+        provenance=provenance(matrix.path.parent, kit.shell, _inputs(matrix, plan)),
+        resolution=resolution, base_contexts=base_contexts(matrix, plan, resolution, console),
+        target_contexts=staged.contexts, unbuildable=staged.unbuildable, nodes=nodes,
+        gate=gate)
+    try:
+        return _run(plan, options, kit, run=run, gate=gate, slow=slow, how=how,
+                    started=started)
+    finally:
+        staged.cleanup()  # the staged copies; the cache keeps the files
+
+
+def _run(plan: Plan, options: RunOptions, kit: Tools, *, run: RunFolder,
+         gate: VerifyGate | None, slow: set[str], how: list[str],
+         started: float) -> RunReport:
+    """Run the plan, verify what no list of this run verified, show the summary; whatever
+    fails after the pushes, the records say what was done."""
     report: RunReport | None = None
     try:
-        with Progress(console, len(plan.targets)) as progress:
-            report = run_plan(plan, engines, progress, options)
-        if gate is not None and settings.push:
+        with Progress(kit.console, len(plan.targets)) as progress:
+            report = run_plan(plan, progress, options, builder_on=kit.engines.on,
+                              publisher=kit.engines.on)
+        if gate is not None and options.settings.push:
             verify_unlisted(plan, report, gate)
-        # the whole command's time: reads, fetches and verification as well as the builds
+        # the whole command's time: reads, downloads and verification as well as the builds
         report = replace(report, verified=gate.ok if gate else None,
                          seconds=time.monotonic() - started)
-        console.grid(summary_grid(report))
-        timeline = timeline_mermaid(report, slow, how)
-        (run_dir / "timeline.md").write_text(timeline, encoding="utf-8")
-        console.step_summary(summary_markdown(report) + "\n" + timeline)
+        _summarise(report, slow, how, run, kit.console)
         return report
     finally:
-        fetched.cleanup()  # the staged copies; the cache keeps the files
-        if report is not None:  # whatever failed after the pushes, the records say what was
-            write_record(run_dir, report.as_dict())
-            if settings.push:
-                write_json(run_dir / record.RECORD_NAME, record.render(
-                    plan.namespace, plan.tag, report, resolution.identities,
-                    refused=gate.failed if gate else frozenset()))
+        if report is not None:
+            _write_records(run, plan, report, options.resolution, gate,
+                           push=options.settings.push)
 
 
-def _run_options(matrix: Matrix, plan: Plan, settings: BuildSettings, kit: Tools, *,
-                 resolution: Resolution, fetched: Prefetched, run_dir: Path,
-                 gate: VerifyGate | None, nodes: NodeMap) -> RunOptions:
-    native = qemu.host_arch()
-    return RunOptions(
-        run_dir=run_dir, provenance=provenance(matrix.path.parent, kit.shell,
-                                               _inputs(matrix, plan)),
-        push=settings.push, jobs=settings.jobs, allow_partial=settings.allow_partial,
-        native=(native,) if native else (),
-        base_contexts=base_contexts(matrix, plan, resolution, kit.console),
-        target_contexts=fetched.contexts, unbuildable=fetched.unbuildable,
-        identities={k: v for k, v in resolution.identities.items() if v},
-        up_to_date=resolution.up_to_date, published_lists=resolution.lists, gate=gate,
-        nodes={t.key: nodes.node_for(t.arch).name for t in plan.targets},
-        node_jobs={n.name: n.jobs or settings.jobs for n in nodes.nodes(matrix.all_arches)})
+def _resolve(matrix: Matrix, plan: Plan, settings: BuildSettings, kit: Tools) -> Resolution:
+    resolution = resolve(matrix, plan, kit.registry, push=settings.push and not settings.dry_run,
+                         rebuild=settings.rebuild)
+    if resolution.up_to_date:
+        kit.console.note(f"{len(resolution.up_to_date)} of {len(plan.targets)} targets up to "
+                         "date (published with the identity this checkout gives them)")
+    return resolution
+
+
+def verify_gate(matrix: Matrix, kit: Tools) -> VerifyGate:
+    """The gate `--verify` puts before each list: it shows each verdict on the console."""
+    return VerifyGate(smoke={spec.name: spec.smoke for spec in matrix.images},
+                      parity={spec.name: spec.parity for spec in matrix.images},
+                      inspector=kit.engines.on,
+                      show=functools.partial(show_verdict, console=kit.console))
+
+
+def _summarise(report: RunReport, slow: set[str], how: list[str], run: RunFolder,
+               console: Console) -> None:
+    console.grid(summary_grid(report))
+    timeline = timeline_mermaid(report, slow, how)
+    run.write_timeline(timeline)
+    console.step_summary(summary_markdown(report) + "\n" + timeline)
+
+
+def _write_records(run: RunFolder, plan: Plan, report: RunReport, resolution: Resolution,
+                   gate: VerifyGate | None, *, push: bool) -> None:
+    run.write_summary(report.as_dict())
+    if push:
+        run.write_build_record(record.render(
+            plan.namespace, plan.tag, report, resolution.identities,
+            refused=gate.failed if gate else frozenset()))

@@ -10,7 +10,6 @@ from xbuild.core.nodes import NodeMap
 from xbuild.core.platforms import Arch
 from xbuild.host import qemu
 from xbuild.host.doctor import Row, diagnose
-from xbuild.host.paths import cache_dir
 from xbuild.output.console import Console
 from xbuild.output.views import doctor_grid, qemu_grid
 from xbuild.pipeline.tools import tools
@@ -25,9 +24,9 @@ def check_qemu(arches: Sequence[Arch], nodes: NodeMap, *, install: bool,
             console.say(line)
     statuses: list[ArchStatus] = []
     for node in nodes.nodes(arches):
-        docker = kit.engine(node.name)
+        docker = kit.engines.on(node.name)
         found = qemu.check_node(node.name, nodes.arches_on(node, arches), docker,
-                                native=docker.native_platforms(), cache=cache_dir(),
+                                native=docker.native_platforms(), cache=kit.cache,
                                 shell=kit.shell)
         console.grid(qemu_grid(found, str(node)))
         statuses += found
@@ -37,6 +36,7 @@ def check_qemu(arches: Sequence[Arch], nodes: NodeMap, *, install: bool,
 def doctor(matrix: Matrix, namespace: str | None, nodes: NodeMap,
            console: Console) -> list[Row]:
     kit = tools(console)
-    rows = diagnose(matrix, namespace or matrix.namespace, nodes, kit.engine, kit.shell)
+    rows = diagnose(matrix, namespace or matrix.namespace, nodes, kit.engines.on, kit.shell,
+                    cache=kit.cache)
     console.grid(doctor_grid(rows))
     return rows

@@ -10,12 +10,13 @@ from pathlib import Path
 
 from xbuild.core import record
 from xbuild.core.errors import ConfigError
+from xbuild.core.identity import Resolution
 from xbuild.core.matrix import Matrix
 from xbuild.core.plan import ManifestList, Plan, make_plan
 from xbuild.core.results import ListResult, ListStatus
 from xbuild.engine.publish import publish_one
 from xbuild.output.console import Console
-from xbuild.pipeline.resolve import Resolution, resolve
+from xbuild.pipeline.resolve import resolve
 from xbuild.pipeline.tools import Tools, tools
 
 Choice = dict[str, str]  # target key -> a digest ("sha256:...") or why there is none
@@ -30,7 +31,8 @@ def manifest(matrix: Matrix, *, images: Sequence[str], namespace: str | None, ta
     resolution = resolve(matrix, plan, kit.registry, push=True)
     chosen = (from_records(plan, resolution, chosen_from) if chosen_from is not None
               else from_registry(plan, resolution))
-    results = [_publish(m, chosen, resolution, kit, allow_partial=allow_partial)
+    results = [_publish(m, chosen, resolution, kit, allow_partial=allow_partial,
+                        dry_run=dry_run)
                for m in plan.manifests]
     for result in results:
         console.list_result(str(result.manifest.ref), result.status, result.detail,
@@ -82,14 +84,14 @@ def from_records(plan: Plan, resolution: Resolution, entries: dict[str, record.E
 
 
 def _publish(manifest: ManifestList, chosen: Choice, resolution: Resolution, kit: Tools, *,
-             allow_partial: bool) -> ListResult:
+             allow_partial: bool, dry_run: bool) -> ListResult:
     entries = [(arch, ref, chosen[key]) for (arch, ref), key in
                zip(manifest.entries, manifest.target_keys(), strict=True)]
     good = [(arch, ref.pinned(c)) for arch, ref, c in entries if c.startswith("sha256:")]
     lacking = [f"{arch} ({c})" for arch, _, c in entries if not c.startswith("sha256:")]
     available = tuple(str(arch.platform) for arch, _ in good)
-    if not lacking and resolution.lists.get(str(manifest.ref)) == frozenset(
-            r.digest for _, r in good):
+    if not lacking and resolution.list_unchanged(manifest.ref, [r.digest for _, r in good]):
         return ListResult(manifest=manifest, status=ListStatus.UP_TO_DATE, platforms=available,
                           available=available)
-    return publish_one(manifest, good, lacking, kit.docker, allow_partial=allow_partial)
+    return publish_one(manifest, good, lacking, kit.engines.on(), allow_partial=allow_partial,
+                       dry_run=dry_run)

@@ -8,32 +8,20 @@ published image carries its identity is up to date, unless asked to rebuild.
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 
 from xbuild.core.answers import Published
 from xbuild.core.buildspec import IDENTITY_LABEL
 from xbuild.core.downloads import ImageDownloads
 from xbuild.core.errors import InvalidReference
-from xbuild.core.identity import Inputs, Source, identity, inputs_for, read_source
+from xbuild.core.identity import Inputs, Resolution, SourceDigest, identity, inputs_for, read_source
 from xbuild.core.matrix import Matrix
 from xbuild.core.plan import Plan, Target
 from xbuild.core.refs import Reference
 from xbuild.host.published import TagReader
 
 EVERYTHING = "*"  # --rebuild with no image
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Resolution:
-    inputs: dict[str, Inputs] = field(default_factory=dict)  # target key -> inputs
-    identities: dict[str, str | None] = field(default_factory=dict)  # target key -> identity
-    up_to_date: dict[str, str] = field(default_factory=dict)  # target key -> published digest
-    bases: dict[tuple[str, str], Reference] = field(default_factory=dict)  # (name, arch) -> @
-    lists: dict[str, frozenset[str]] = field(default_factory=dict)  # list ref -> its digests
-    published: dict[str, Published | None] = field(default_factory=dict)  # per-arch tag -> it
-
-    def to_build(self, plan: Plan) -> list[Target]:
-        return [t for t in plan.targets if t.key not in self.up_to_date]
+Answers = Mapping[str, Published | None]  # what the registry holds, by reference
 
 
 def forced(plan: Plan, rebuild: Collection[str]) -> set[str]:
@@ -70,61 +58,73 @@ def resolve(matrix: Matrix, plan: Plan, registry: TagReader | None, *, push: boo
             rebuild: Collection[str] = ()) -> Resolution:
     """With `push`, also what is up to date: then a registry that cannot be read is an error
     (the pushes would fail too). A base that cannot be read is left unresolved. Without a
-    registry nothing is read: bases stay unresolved, so only base-free identities are known."""
+    registry nothing is read: bases stay unresolved, so only base-free identities are known.
+    An identity that needs a download's first-seen checksum stays unknown (with_downloads)."""
     sources = {spec.name: read_source(spec.context, spec.dockerfile,
                                       str(matrix.published_name(spec.parent))
                                       if spec.parent else None)
                for spec in matrix.images if spec.name in plan.images}
     wanted = _bases_wanted(matrix, plan, sources)
+    answers = _read(plan, registry, [r for r in wanted.values() if r], push=push)
+    bases = {key: ref.pinned(found.digest) for key, ref in wanted.items()
+             if ref is not None and (found := answers.get(str(ref))) is not None}
+    inputs, identities = _identify(matrix, plan, sources, answers, bases)
+    return Resolution(
+        inputs=inputs, identities=identities, bases=bases,
+        up_to_date=_up_to_date(plan, identities, answers, forced(plan, rebuild)) if push else {},
+        lists={str(m.ref): found.entries for m in plan.manifests
+               if (found := answers.get(str(m.ref)))},
+        published={str(t.ref): answers.get(str(t.ref)) for t in plan.targets})
+
+
+def _read(plan: Plan, registry: TagReader | None, bases: list[Reference], *,
+          push: bool) -> Answers:
+    """The bases, the published parents and (with `push`) every tag and list the plan would
+    push. A parent, tag or list that cannot be read is an error; a base is left unread."""
     strict = [t.parent_published for t in plan.targets if t.parent_published]
     if push:
         strict += [t.ref for t in plan.targets] + [m.ref for m in plan.manifests]
-    answers, failures = registry.read_all([*(r for r in wanted.values() if r), *strict]) \
-        if registry is not None else ({}, {})
+    if registry is None:
+        return {}
+    answers, failures = registry.read_all([*bases, *strict])
     if bad := next((failures[str(r)] for r in strict if str(r) in failures), None):
         raise bad
-    bases = {key: ref.pinned(found.digest) for key, ref in wanted.items()
-             if ref is not None and (found := answers.get(str(ref))) is not None}
-    resolution = Resolution(bases=bases, lists={str(m.ref): found.entries for m in plan.manifests
-                                                if (found := answers.get(str(m.ref)))},
-                            published={str(t.ref): answers.get(str(t.ref)) for t in plan.targets})
-    _identify(matrix, plan, sources, answers, resolution)
-    if push:
-        skip = forced(plan, rebuild)
-        resolution.up_to_date.update(_up_to_date(plan, resolution, answers, skip))
-    return resolution
+    return answers
 
 
 def _bases_wanted(matrix: Matrix, plan: Plan,
-                  sources: Mapping[str, Source]) -> dict[tuple[str, str], Reference | None]:
+                  sources: Mapping[str, SourceDigest]) -> dict[tuple[str, str], Reference | None]:
     return {(name, t.arch.name): base_ref(matrix, plan, name, t)
             for t in plan.targets for name in sources[t.image].bases}
 
 
-def _identify(matrix: Matrix, plan: Plan, sources: Mapping[str, Source],
-              answers: Mapping[str, Published | None], resolution: Resolution) -> None:
+def _identify(matrix: Matrix, plan: Plan, sources: Mapping[str, SourceDigest], answers: Answers,
+              bases: Mapping[tuple[str, str], Reference]
+              ) -> tuple[dict[str, Inputs], dict[str, str | None]]:
+    inputs: dict[str, Inputs] = {}
+    identities: dict[str, str | None] = {}
     for target in plan.targets:  # parents first
-        bases = {name: ref.digest for (name, arch), ref in resolution.bases.items()
-                 if arch == target.arch.name}
         parent: str | None = ""
         if target.parent_key:
-            parent = resolution.identities.get(target.parent_key)
+            parent = identities.get(target.parent_key)
         elif target.parent_published:
             found = answers.get(str(target.parent_published))
             parent = found.labels.get(IDENTITY_LABEL) if found else None
-        inputs = inputs_for(target, sources[target.image],
-                            downloads=known_checksums(matrix.image(target.image).downloads,
-                                                      target),
-                            bases=bases, parent=parent, description=target.description)
-        resolution.inputs[target.key] = inputs
-        resolution.identities[target.key] = identity(inputs)
+        inputs[target.key] = inputs_for(
+            target, sources[target.image],
+            downloads=known_checksums(matrix.image(target.image).downloads, target),
+            bases={name: ref.digest for (name, arch), ref in bases.items()
+                   if arch == target.arch.name},
+            parent=parent, description=target.description)
+        identities[target.key] = identity(inputs[target.key])
+    return inputs, identities
 
 
-def _up_to_date(plan: Plan, resolution: Resolution, answers: Mapping[str, Published | None],
+def _up_to_date(plan: Plan, identities: Mapping[str, str | None], answers: Answers,
                 forced_keys: set[str]) -> dict[str, str]:
     found = {}
     for target in plan.targets:
-        mine = resolution.identities.get(target.key)
+        mine = identities.get(target.key)
         published = answers.get(str(target.ref))
         if mine and published and target.key not in forced_keys \
                 and published.labels.get(IDENTITY_LABEL) == mine:
@@ -132,15 +132,18 @@ def _up_to_date(plan: Plan, resolution: Resolution, answers: Mapping[str, Publis
     return found
 
 
-def with_fetched(resolution: Resolution, plan: Plan,
-                 fetched: Mapping[str, Mapping[str, str]]) -> Resolution:
-    """Identities again once the downloads are in hand: `fetched` maps a target key to its
-    files' checksums, first-seen ones included."""
+def with_downloads(resolution: Resolution, plan: Plan,
+                   checksums: Mapping[str, Mapping[str, str]]) -> Resolution:
+    """The identities left unknown for want of a download's checksum, now that the downloads
+    are in hand: `checksums` maps a target key to its files' checksums, first-seen ones
+    included. An identity known before stays as it was (all its inputs were known)."""
     identities = dict(resolution.identities)
     inputs = dict(resolution.inputs)
     for target in plan.targets:  # parents first: a child sees its parent's new identity
+        if identities.get(target.key):
+            continue
         known = inputs[target.key]
-        downloads = tuple((name, sha or fetched.get(target.key, {}).get(name))
+        downloads = tuple((name, sha or checksums.get(target.key, {}).get(name))
                           for name, sha in known.downloads)
         parent = identities.get(target.parent_key) if target.parent_key else known.parent
         inputs[target.key] = replace(known, downloads=downloads, parent=parent)

@@ -1,4 +1,4 @@
-"""The run's download phase: every URL fetched once, staged per build, locks updated.
+"""The run's downloads: every URL downloaded once, staged per build, locks updated.
 
 A failed download fails only the targets (image x arch) that need it; the rest of the matrix
 goes on.
@@ -14,15 +14,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from xbuild.core.downloads import CONTEXT_NAME, Need, mirror_path, read_lock, render_lock
-from xbuild.core.errors import FetchError, MatrixError
-from xbuild.host.downloader import Fetched, Fetcher, stage
+from xbuild.core.errors import DownloadError, MatrixError
+from xbuild.host.downloader import Downloaded, Downloader, stage_files
 from xbuild.host.paths import write_text_atomically
 
 Say = Callable[[str], None]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class Prefetched:
+class Staged:
     contexts: dict[str, tuple[tuple[str, str], ...]] = field(default_factory=dict)  # by key
     failed: dict[str, str] = field(default_factory=dict)  # URL -> one-line reason
     unbuildable: dict[str, str] = field(default_factory=dict)  # target key -> why not
@@ -36,33 +36,33 @@ class Prefetched:
             shutil.rmtree(self.staging, ignore_errors=True)
 
 
-def prefetch(wanted: Sequence[Need], fetcher: Fetcher, staging: Path, say: Say,
-             *, dry_run: bool = False, jobs: int = 4) -> Prefetched:
+def stage_downloads(wanted: Sequence[Need], downloader: Downloader, staging: Path, say: Say,
+                    *, dry_run: bool = False, jobs: int = 4) -> Staged:
     if not wanted:
-        return Prefetched()
+        return Staged()
     if dry_run:
         for need in wanted:
             say(f"would fetch {need.source.url} for {_images(need)}")
-        return Prefetched(contexts=_contexts(wanted, staging))
-    outcomes = _fetch_all(wanted, fetcher, say, jobs)
+        return Staged(contexts=_contexts(wanted, staging))
+    outcomes = _download_all(wanted, downloader, say, jobs)
     failed = {need.source.url: str(outcome) for need, outcome in zip(wanted, outcomes, strict=True)
-              if isinstance(outcome, FetchError)}
+              if isinstance(outcome, DownloadError)}
     unbuildable = _unbuildable(wanted, failed)
-    fetched = [(need, outcome) for need, outcome in zip(wanted, outcomes, strict=True)
-               if isinstance(outcome, Fetched)]
+    done = [(need, outcome) for need, outcome in zip(wanted, outcomes, strict=True)
+            if isinstance(outcome, Downloaded)]
     files: dict[str, list[tuple[str, Path]]] = defaultdict(list)
     checksums: dict[str, dict[str, str]] = defaultdict(dict)
-    for need, outcome in fetched:
+    for need, outcome in done:
         for _, key, name in need.users:
             checksums[key][name] = outcome.sha256
             if key not in unbuildable:
                 files[key].append((name, outcome.path))
     for key, staged in files.items():
-        stage(staged, staging / key)
-    return Prefetched(contexts=_contexts(wanted, staging, only=set(files)), failed=failed,
-                      unbuildable=unbuildable, checksums=dict(checksums),
-                      files={need.source.url: outcome.path for need, outcome in fetched},
-                      recorded=_record_first_seen(wanted, outcomes, say), staging=staging)
+        stage_files(staged, staging / key)
+    return Staged(contexts=_contexts(wanted, staging, only=set(files)), failed=failed,
+                  unbuildable=unbuildable, checksums=dict(checksums),
+                  files={need.source.url: outcome.path for need, outcome in done},
+                  recorded=_record_first_seen(wanted, outcomes, say), staging=staging)
 
 
 def _unbuildable(wanted: Sequence[Need], failed: dict[str, str]) -> dict[str, str]:
@@ -76,7 +76,7 @@ def _unbuildable(wanted: Sequence[Need], failed: dict[str, str]) -> dict[str, st
 
 
 def write_mirror(files: dict[str, Path], root: Path) -> list[Path]:
-    """Copy fetched files into a mirror tree that XBUILD_MIRROR=<its URL> serves."""
+    """Copy downloaded files into a mirror tree that XBUILD_MIRROR=<its URL> serves."""
     written = []
     for url, cached in sorted(files.items()):
         target = root / mirror_path(url)
@@ -88,28 +88,28 @@ def write_mirror(files: dict[str, Path], root: Path) -> list[Path]:
     return written
 
 
-def _fetch_all(wanted: Sequence[Need], fetcher: Fetcher, say: Say,
-               jobs: int) -> list[Fetched | FetchError]:
-    def one(need: Need) -> Fetched | FetchError:
+def _download_all(wanted: Sequence[Need], downloader: Downloader, say: Say,
+                  jobs: int) -> list[Downloaded | DownloadError]:
+    def one(need: Need) -> Downloaded | DownloadError:
         try:
-            fetched = fetcher.fetch(need.source)
-        except FetchError as exc:
+            got = downloader.download(need.source)
+        except DownloadError as exc:
             say(f"✗ {exc}")
             return exc
-        how = "cached" if fetched.cached else f"fetched from {fetched.url}"
-        size = fetched.path.stat().st_size / 1e6
+        how = "cached" if got.cached else f"fetched from {got.url}"
+        size = got.path.stat().st_size / 1e6
         say(f"✓ {need.source.url} ({size:.1f} MB, {how}) for {_images(need)}")
-        return fetched
+        return got
 
-    with ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="xbuild-fetch") as pool:
+    with ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="xbuild-download") as pool:
         return list(pool.map(one, wanted))
 
 
-def _record_first_seen(wanted: Sequence[Need], outcomes: Sequence[Fetched | FetchError],
+def _record_first_seen(wanted: Sequence[Need], outcomes: Sequence[Downloaded | DownloadError],
                        say: Say) -> tuple[Path, ...]:
     by_lock: dict[Path, dict[str, str]] = defaultdict(dict)
     for need, outcome in zip(wanted, outcomes, strict=True):
-        if isinstance(outcome, Fetched) and outcome.first_seen:
+        if isinstance(outcome, Downloaded) and outcome.first_seen:
             for lock_path in need.lock_paths:
                 by_lock[lock_path][need.source.url] = outcome.sha256
     for lock_path, entries in by_lock.items():
