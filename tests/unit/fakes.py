@@ -33,7 +33,7 @@ from xbuild.core.refs import Reference
 from xbuild.core.results import ListResult, RunReport, TargetResult
 from xbuild.core.smoke import Sandbox
 from xbuild.engine.docker import Docker
-from xbuild.engine.engines import Builder, Engines, Inspector, Publisher
+from xbuild.engine.engines import Builder, Engines, Inspector, Publisher, Tagger
 from xbuild.engine.runner import Reporter, RunOptions, run_plan
 from xbuild.host.cmd import Completed, Shell
 from xbuild.host.published import TagReader
@@ -84,6 +84,7 @@ class FakeEngine:
         self.list_error = list_error
         self.requests: list[BuildRequest] = []
         self.lists: list[ListCall] = []
+        self.moved: list[tuple[str, str]] = []  # (tag, digest) each put, in order
         self.events: list[tuple[str, str]] = []  # ("start" | "end", key) in the order they happen
         self._lock = threading.Lock()
 
@@ -119,6 +120,11 @@ class FakeEngine:
                       f"{' '.join(map(str, sources))}\n")
         if str(ref) in self.fail_lists:
             raise CommandFailed(f"docker buildx imagetools create --tag {ref}", self.list_error)
+
+    def put(self, source: Reference, tag: Reference) -> None:
+        """A tag moved to a staged image (host/retag.py's Retagger)."""
+        with self._lock:
+            self.moved.append((str(tag), source.digest))
 
     # --- what was asked ------------------------------------------------------------------
     @property
@@ -187,7 +193,8 @@ def run_guarded(plan: Plan, engine: FakeEngine | Mapping[str, FakeEngine], repor
         try:
             outcome.append(run_plan(plan, reporter, options,
                                     builder_on=lambda node: engines.get(node, engines[DEFAULT]),
-                                    publisher=lambda: engines[DEFAULT]))
+                                    publisher=lambda: engines[DEFAULT],
+                                    tagger=lambda: engines[DEFAULT]))
         except BaseException as exc:  # handed to the test thread below
             errors.append(exc)
 
@@ -202,9 +209,9 @@ def run_guarded(plan: Plan, engine: FakeEngine | Mapping[str, FakeEngine], repor
 
 
 def _conforms(engine: FakeEngine,
-              reporter: RecordingReporter) -> tuple[Builder, Publisher, Reporter]:
+              reporter: RecordingReporter) -> tuple[Builder, Publisher, Tagger, Reporter]:
     """Never called: mypy checks here that the fakes satisfy the protocols they stand in for."""
-    return engine, engine, reporter
+    return engine, engine, engine, reporter
 
 
 # --- a whole docker adapter --------------------------------------------------------------
@@ -400,7 +407,7 @@ def fake_tools(docker: FakeDocker | None = None, *, shell: Shell | None = None,
 
     return Tools(console=Console(), shell=shell or RecordingShell(),
                  registry=registry or FakeRegistry(), engines=Engines(make=make),
-                 cache=Path("/nonexistent/xbuild-cache"))
+                 tagger=engine, cache=Path("/nonexistent/xbuild-cache"))
 
 
 def _registry_conforms(registry: FakeRegistry) -> TagReader:

@@ -111,12 +111,15 @@ def test_parent_source_overrides_a_base_context_of_the_same_name() -> None:
     assert dict(contexts) == {"ns/base:t": f"docker-image://r/base@{DIGEST}"}
 
 
-@pytest.mark.parametrize("push", [True, False], ids=["push", "load"])
-def test_build_request_fields(push: bool) -> None:
+@pytest.mark.parametrize(("push", "tag"), [
+    pytest.param(True, "reg:5000/team/child:staging-v1-arm32v7", id="push-to-staging"),
+    pytest.param(False, "reg:5000/team/child:v1-arm32v7", id="load"),
+])
+def test_build_request_fields(push: bool, tag: str) -> None:
     built = request(target(description="the child"), None, push=push)
     assert built == BuildRequest(
         key="child-arm32v7", context=Path("/ctx/child"), dockerfile=Path("/ctx/child/Dockerfile"),
-        platform=ARM32.platform, tag=ref("reg:5000/team/child:v1-arm32v7"),
+        platform=ARM32.platform, tag=ref(tag),
         build_args=(("A", "1"), ("B", "two")),
         labels=(("architecture", "arm32v7"), (f"{OCI}.created", CREATED),
                 (f"{OCI}.title", "child"), (f"{OCI}.version", "v1"),

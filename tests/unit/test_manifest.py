@@ -63,6 +63,21 @@ def test_fresh_arches_are_listed_by_digest(matrix: Matrix) -> None:
     assert result.status is ListStatus.PUBLISHED
     (call,) = docker.lists
     assert call.sources == tuple(f"{NS}/orthanc@{DIGESTS[a]}" for a in ARCHES)
+    assert docker.moved == []  # the per-arch tags name these digests already
+
+
+def test_a_staged_arch_is_not_published_without_the_record_that_verified_it(
+        matrix: Matrix) -> None:
+    registry = published(matrix, missing="arm64v8")
+    registry.tags[f"{NS}/orthanc:staging-latest-arm64v8"] = Published(
+        digest="sha256:" + "9" * 64, labels={IDENTITY_LABEL: identities(matrix)["arm64v8"]})
+    docker = FakeDocker()
+    (result,) = merge(matrix, registry, docker)
+    assert result.status is ListStatus.WITHHELD
+    assert result.detail == ("not published: no arm64v8 (staged, but nothing here says it passed "
+                             "verification: publish it with --from the build record of its "
+                             "run); no tag moved")
+    assert (docker.moved, docker.lists) == ([], [])
 
 
 def test_a_stale_arch_is_named_and_the_list_withheld(matrix: Matrix) -> None:
@@ -70,7 +85,7 @@ def test_a_stale_arch_is_named_and_the_list_withheld(matrix: Matrix) -> None:
     (result,) = merge(matrix, published(matrix, stale="arm64v8"), docker)
     assert result.status is ListStatus.WITHHELD
     assert result.detail == ("not published: no arm64v8 (stale: its image was not built from "
-                             "this checkout's sources)")
+                             "this checkout's sources); no tag moved")
     assert docker.lists == []
 
 
@@ -111,12 +126,16 @@ def test_from_records_publishes_exactly_the_recorded_digests(matrix: Matrix,
     (result,) = merge(matrix, published(matrix), docker, records=records)
     assert result.status is ListStatus.PUBLISHED
     assert docker.lists[0].sources == tuple(f"{NS}/orthanc@{other[a]}" for a in ARCHES)
+    # each per-arch tag was moved to the staged digest its record names, before the list
+    assert docker.moved == [(f"{NS}/orthanc:latest-{a}", other[a]) for a in ARCHES]
 
 
 def test_records_missing_an_arch_withhold_the_list(matrix: Matrix, tmp_path: Path) -> None:
     records = [write_record(tmp_path / "r.json", matrix, {"amd64": DIGESTS["amd64"]})]
-    (result,) = merge(matrix, published(matrix), FakeDocker(), records=records)
-    assert result.detail == "not published: no arm64v8 (not in the build records)"
+    docker = FakeDocker()
+    (result,) = merge(matrix, published(matrix), docker, records=records)
+    assert result.detail == "not published: no arm64v8 (not in the build records); no tag moved"
+    assert docker.moved == []
 
 
 def test_records_that_disagree_are_refused(matrix: Matrix, tmp_path: Path) -> None:

@@ -168,10 +168,19 @@ def test_valid_namespaces(write_matrix: WriteMatrix, matrix_doc: dict[str, Any],
     assert str(matrix.published_name("orthanc")) == f"{namespace}/orthanc:latest"
 
 
-@pytest.mark.parametrize("tag", ["latest", "v1.2.3", "1.12_rc-1", "_x", "a" * 120])
+# 112 = 128 - len("staging-") - len("-") - len("arm64v8"): the longest tag xbuild pushes
+@pytest.mark.parametrize("tag", ["latest", "v1.2.3", "1.12_rc-1", "_x", "a" * 112])
 def test_valid_tags(write_matrix: WriteMatrix, matrix_doc: dict[str, Any], tag: str) -> None:
     matrix_doc["tag"] = tag
     assert load_matrix(write_matrix(matrix_doc)).tag == tag
+
+
+def test_a_tag_whose_staging_tag_would_not_fit_is_refused(write_matrix: WriteMatrix,
+                                                          matrix_doc: dict[str, Any]) -> None:
+    matrix_doc["tag"] = "a" * 113
+    with pytest.raises(MatrixError, match=r"tag: .* is too long: staging tags "
+                                          r"'staging-<tag>-<arch>' must fit in 128 characters"):
+        load_matrix(write_matrix(matrix_doc))
 
 
 def test_custom_dockerfile(write_matrix: WriteMatrix, matrix_doc: dict[str, Any]) -> None:

@@ -37,7 +37,8 @@ from xbuild.pipeline.tools import Tools
 AMD64, ARM64 = arch("amd64"), arch("arm64v8")
 NS = "127.0.0.1:5000/ns"
 REF = f"{NS}/orthanc:latest-amd64"
-DIGEST = digest_for(REF)  # what FakeDocker answers for a build of REF
+STAGED = f"{NS}/orthanc:staging-latest-amd64"
+DIGEST = digest_for(STAGED)  # what FakeDocker answers for a build pushed to STAGED
 
 
 @pytest.fixture
@@ -75,7 +76,8 @@ def test_build_verify_refuses_the_list_of_a_lying_image_and_says_why(
     (listed,) = report.lists
     assert listed.status is ListStatus.REFUSED
     assert listed.detail == "not published: verification failed: amd64 elf"
-    assert docker.lists == []  # nothing was published
+    assert (docker.lists, docker.moved) == ([], [])  # no public tag moved, the per-arch one
+    assert [str(r.tag) for r in docker.requests] == [STAGED]  # neither: it went to staging
     err = capsys.readouterr().err
     assert f"✗ {NS}/orthanc:latest amd64 elf: /bin/sh: arm64v8" in err  # as xbuild verify says
 
@@ -86,6 +88,25 @@ def test_build_verify_publishes_what_passes(one_image: Path, tmp_path: Path) -> 
     report = build(matrix, make_plan(matrix, namespace=NS), settings(tmp_path), Console(),
                    kit=kit(docker))
     assert (report.exit_code, report.verified) == (ExitCode.OK, True)
+    assert docker.moved == [(REF, DIGEST)]  # verified in staging, then its tag moved
+    assert [c.ref for c in docker.lists] == [f"{NS}/orthanc:latest"]
+
+
+def test_an_image_an_earlier_run_staged_is_verified_and_published_not_built_again(
+        one_image: Path, tmp_path: Path) -> None:
+    """A release refused or cut short leaves its images staged: the next run with the same
+    identity verifies and publishes them without building them again."""
+    matrix = load_matrix(one_image)
+    label = published_as_built(tmp_path, one_image).tags[REF].labels[IDENTITY_LABEL]
+    registry = FakeRegistry({STAGED: Published(digest=DIGEST, labels={IDENTITY_LABEL: label})})
+    docker = FakeDocker(images={f"{NS}/orthanc@{DIGEST}": honest_amd64()})
+    report = build(matrix, make_plan(matrix, namespace=NS), settings(tmp_path), Console(),
+                   kit=kit(docker, registry=registry))
+    assert [(r.status, r.digest) for r in report.targets] == [(Status.STAGED, DIGEST)]
+    assert (report.exit_code, report.verified) == (ExitCode.OK, True)
+    assert docker.requests == []
+    assert docker.exported == [f"{NS}/orthanc@{DIGEST}"]  # verified all the same
+    assert docker.moved == [(REF, DIGEST)]
     assert [c.ref for c in docker.lists] == [f"{NS}/orthanc:latest"]
 
 
@@ -215,8 +236,9 @@ def test_a_no_op_rerun_builds_nothing_pushes_nothing_and_runs_no_container(
                   kit=fake_tools(docker, registry=registry, made=made))
     assert [(r.status, r.digest) for r in again.targets] == [(Status.UP_TO_DATE, DIGEST)]
     assert [r.status for r in again.lists] == [ListStatus.UP_TO_DATE]
-    assert (docker.requests, docker.lists, docker.runs) == ([], [], [])
+    assert (docker.requests, docker.lists, docker.runs, docker.moved) == ([], [], [], [])
     assert made == []  # no engine adapter made: the real one would load python-on-whales
+    assert not any("staging-" in read for read in registry.reads)  # nothing more to read
     assert again.exit_code == ExitCode.OK
 
 

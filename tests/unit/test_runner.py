@@ -193,9 +193,9 @@ def test_child_context_is_the_parent_digest_when_pushing(load: Callable[[str], M
     _, engine, _ = run(plan, tmp_path, push=True)
     a = target_arch.name
     assert contexts(engine, f"child-{a}") == {
-        "ns/base:t": f"docker-image://{ns}/base@{digest_for(f'{ns}/base:t-{a}')}"}
+        "ns/base:t": f"docker-image://{ns}/base@{digest_for(f'{ns}/base:staging-t-{a}')}"}
     assert contexts(engine, f"grandchild-{a}") == {
-        "ns/child:t": f"docker-image://{ns}/child@{digest_for(f'{ns}/child:t-{a}')}"}
+        "ns/child:t": f"docker-image://{ns}/child@{digest_for(f'{ns}/child:staging-t-{a}')}"}
     assert contexts(engine, f"base-{a}") == {}
 
 
@@ -235,7 +235,7 @@ def test_base_contexts_reach_the_requests_of_their_arch(load: Callable[[str], Ma
         assert contexts(engine, f"base-{a}") == dict(per_arch[a])
         assert contexts(engine, f"child-{a}") == {
             **dict(per_arch[a]),
-            "ns/base:t": f"docker-image://ns/base@{digest_for(f'ns/base:t-{a}')}"}
+            "ns/base:t": f"docker-image://ns/base@{digest_for(f'ns/base:staging-t-{a}')}"}
 
 
 def test_an_arch_without_base_contexts_gets_none(load: Callable[[str], Matrix],
@@ -269,7 +269,7 @@ def test_request_names_platform_tag_and_push(load: Callable[[str], Matrix], tmp_
     for target in plan.targets:
         request = engine.request(target.key)
         assert (request.platform, request.tag, request.push) == (
-            target.arch.platform, target.ref, push)
+            target.arch.platform, target.staging_ref if push else target.ref, push)
         assert (request.context, request.dockerfile) == (target.context, target.dockerfile)
 
 
@@ -306,7 +306,8 @@ def test_success_status_and_digest(load: Callable[[str], Matrix], tmp_path: Path
     report, _, _ = run(plan, tmp_path, push=push)
     for result in report.targets:
         assert result.status is status
-        assert result.digest == digest_for(str(result.target.ref))
+        pushed_to = result.target.staging_ref if push else result.target.ref
+        assert result.digest == digest_for(str(pushed_to))
         assert result.detail == ""
 
 
@@ -324,7 +325,7 @@ def test_a_log_file_per_target(load: Callable[[str], Matrix], tmp_path: Path,
         assert result.log == run_dir / f"{result.target.key}.log"
         assert result.log.is_file()
         text = result.log.read_text(encoding="utf-8")
-        assert f"#1 building {result.target.ref}" in text
+        assert f"#1 building {result.target.staging_ref}" in text
         assert (RUN_FAILURE in text) == (result.status is Status.FAILED)
 
 
@@ -333,7 +334,7 @@ def test_reporter_hears_lines_of_each_build(load: Callable[[str], Matrix],
     plan = make_plan(load("pair"))
     _, _, reporter = run(plan, tmp_path)
     assert sorted(reporter.lines) == sorted(
-        (t.key, f"#1 building {t.ref} for {t.arch.platform}") for t in plan.targets)
+        (t.key, f"#1 building {t.staging_ref} for {t.arch.platform}") for t in plan.targets)
 
 
 # --- failures ----------------------------------------------------------------------------
@@ -381,7 +382,7 @@ def test_lists_over_exactly_the_image_arches_by_digest(load: Callable[[str], Mat
     calls = {c.ref: c.sources for c in engine.lists}
     for manifest in plan.manifests:
         repo = f"127.0.0.1:5000/team/{manifest.image}"
-        assert calls[str(manifest.ref)] == tuple(f"{repo}@{digest_for(str(ref))}"
+        assert calls[str(manifest.ref)] == tuple(f"{repo}@{digest_for(str(ref.staging()))}"
                                                  for _, ref in manifest.entries)
     assert list_statuses(report) == {m.image: ListStatus.PUBLISHED for m in plan.manifests}
     published = {r.manifest.image: r.platforms for r in report.lists}
@@ -430,8 +431,9 @@ def test_list_of_an_image_with_a_failed_arch_is_withheld(load: Callable[[str], M
     assert engine.list_refs() == ["ns/lone:t"]
     withheld = {r.manifest.image: r.detail for r in report.lists
                 if r.status is ListStatus.WITHHELD}
-    assert withheld == {image: "not published: no arm64v8"
+    assert withheld == {image: "not published: no arm64v8; no tag moved"
                         for image in ("base", "child", "grandchild")}
+    assert sorted(tag for tag, _ in engine.moved) == ["ns/lone:t-amd64", "ns/lone:t-arm64v8"]
 
 
 # Scenarios whose failing target has dependents, run one at a time. In `pair` with an amd64
@@ -471,7 +473,7 @@ def test_allow_partial_publishes_the_good_arches(load: Callable[[str], Matrix],
         assert lists[image].platforms == ("linux/amd64", "linux/arm/v7")
         assert lists[image].detail == "--allow-partial: without arm64v8"
     calls = {c.ref: c.sources for c in engine.lists}
-    assert calls["ns/base:t"] == tuple(f"ns/base@{digest_for(f'ns/base:t-{a}')}"
+    assert calls["ns/base:t"] == tuple(f"ns/base@{digest_for(f'ns/base:staging-t-{a}')}"
                                        for a in ("amd64", "arm32v7"))
     assert lists["lone"].status is ListStatus.PUBLISHED
     assert report.exit_code == ExitCode.PARTIAL

@@ -88,7 +88,8 @@ def build_request(target: Target, *, parent_source: Reference | None, provenance
     """`parent_source` is the image the parent's name must resolve to, e.g. `repo@sha256:...`.
 
     `contexts` are the other named contexts: bootstrapped bases, staged downloads. `identity`
-    (core/identity.py) is labelled so that a later run can tell the image is up to date.
+    (core/identity.py) is labelled so that a later run can tell the image is up to date. A
+    push goes to the staging tag: the public one moves only once the release is verified.
     """
     named = dict(contexts)
     if target.parent_name and parent_source:
@@ -99,7 +100,7 @@ def build_request(target: Target, *, parent_source: Reference | None, provenance
         labels += ((IDENTITY_LABEL, identity),)
     return BuildRequest(
         key=target.key, context=target.context, dockerfile=target.dockerfile,
-        platform=target.arch.platform, tag=target.ref,
+        platform=target.arch.platform, tag=target.staging_ref if push else target.ref,
         build_args=(*target.build_args, *_epoch_arg(provenance)), labels=labels,
         contexts=tuple(named.items()), push=push, secrets=tuple(s.spec for s in target.secrets),
     )

@@ -141,16 +141,24 @@ class Resolution:
     inputs: Mapping[str, Inputs] = field(default_factory=_frozen)  # target key -> inputs
     identities: Mapping[str, str | None] = field(default_factory=_frozen)  # key -> identity
     up_to_date: Mapping[str, str] = field(default_factory=_frozen)  # key -> published digest
+    staged: Mapping[str, str] = field(default_factory=_frozen)  # key -> digest under staging-
     bases: Mapping[tuple[str, str], Reference] = field(default_factory=_frozen)  # (name, arch)
     lists: Mapping[str, frozenset[str]] = field(default_factory=_frozen)  # list ref -> digests
     published: Mapping[str, Published | None] = field(default_factory=_frozen)  # per-arch tag
 
     def __post_init__(self) -> None:
-        for name in ("inputs", "identities", "up_to_date", "bases", "lists", "published"):
+        for name in ("inputs", "identities", "up_to_date", "staged", "bases", "lists",
+                     "published"):
             object.__setattr__(self, name, MappingProxyType(dict(getattr(self, name))))
 
     def to_build(self, plan: Plan) -> list[Target]:
-        return [t for t in plan.targets if t.key not in self.up_to_date]
+        """What must be built: neither published nor staged with the identity it would get."""
+        return [t for t in plan.targets
+                if t.key not in self.up_to_date and t.key not in self.staged]
+
+    def current_digests(self) -> dict[str, str]:
+        """Per-arch tag -> the digest it named when read (tags that exist)."""
+        return {tag: found.digest for tag, found in self.published.items() if found}
 
     def list_unchanged(self, ref: Reference, digests: Collection[str]) -> bool:
         """The published list `ref` already holds exactly `digests`: publishing it changes

@@ -46,6 +46,11 @@ class Target:
     def parent_key(self) -> str | None:
         return target_key(self.parent, self.arch) if self.parent else None
 
+    @property
+    def staging_ref(self) -> Reference:
+        """Where a push puts it until its image's release is verified: staging-<tag>-<arch>."""
+        return self.ref.staging()
+
     def __str__(self) -> str:
         return f"{self.image} x {self.arch.name}"
 

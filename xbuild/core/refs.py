@@ -26,6 +26,7 @@ DIGEST_RE = re.compile(_DIGEST)
 _DOMAIN_RE = re.compile(_DOMAIN)
 MAX_NAME_LENGTH = 255
 MAX_TAG_LENGTH = 128
+STAGING_PREFIX = "staging-"
 
 
 def _is_domain(first: str) -> bool:
@@ -103,6 +104,11 @@ class Reference:
         """The per-arch tag an arch is published under: `<tag>-<arch>`."""
         return Reference(repository=self.repository, tag=f"{self.tag}-{arch.name}")
 
+    def staging(self) -> Reference:
+        """Where a per-arch image waits, pushed but not yet public: `staging-<tag>`. No
+        consumer pulls it; the public tag moves to its digest once the release is verified."""
+        return Reference(repository=self.repository, tag=f"{STAGING_PREFIX}{self.tag}")
+
     def pinned(self, digest: str) -> Reference:
         """`<repository>@<digest>`: exactly that manifest, whatever the tag says now."""
         return Reference(repository=self.repository, digest=digest)
@@ -127,7 +133,7 @@ def registry_of(namespace: str) -> str:
 
 def per_arch_tag_problem(tag: str, arches: tuple[Arch, ...]) -> str | None:
     longest = max((len(a.name) for a in arches), default=0)
-    if len(tag) + 1 + longest > MAX_TAG_LENGTH:
-        return (f"{quoted(tag)} is too long: per-arch tags '<tag>-<arch>' must fit in "
-                f"{MAX_TAG_LENGTH} characters")
+    if len(STAGING_PREFIX) + len(tag) + 1 + longest > MAX_TAG_LENGTH:
+        return (f"{quoted(tag)} is too long: staging tags '{STAGING_PREFIX}<tag>-<arch>' must "
+                f"fit in {MAX_TAG_LENGTH} characters")
     return None

@@ -14,7 +14,8 @@ from xbuild.core.plan import ManifestList, Target
 
 class Status(StrEnum):
     BUILT = "built"
-    PUSHED = "pushed"
+    PUSHED = "pushed"  # to its staging tag; public once its image's release is verified
+    STAGED = "staged"  # staged by an earlier run with this run's identity: not built again
     UP_TO_DATE = "up to date"  # published with this run's identity: not built, not pushed
     FAILED = "failed"
     SKIPPED = "skipped"
@@ -22,7 +23,13 @@ class Status(StrEnum):
 
     @property
     def ok(self) -> bool:
-        return self in (Status.BUILT, Status.PUSHED, Status.UP_TO_DATE, Status.DRY_RUN)
+        return self in (Status.BUILT, Status.PUSHED, Status.STAGED, Status.UP_TO_DATE,
+                        Status.DRY_RUN)
+
+    @property
+    def staged(self) -> bool:
+        """Waiting under its staging tag: verified (with --verify) before any tag moves."""
+        return self in (Status.PUSHED, Status.STAGED)
 
 
 class ListStatus(StrEnum):

@@ -41,6 +41,12 @@ class Publisher(Protocol):
                     log: TextIO | None = None) -> None: ...
 
 
+class Tagger(Protocol):
+    """Puts a pinned image under a tag of its repository, its digest kept (host/retag.py)."""
+
+    def put(self, source: Reference, tag: Reference) -> None: ...
+
+
 class Inspector(Protocol):
     """Reads and runs images, never changing a registry (verify)."""
 

@@ -1,9 +1,11 @@
 """Execute a plan: parents first, independent targets in parallel, keep going past failures.
 
 Targets already up to date (their published image carries this run's identity) are recorded
-as such, never built; their children pin to the published digest. Each image's list is
-published as soon as its arches are done, in a worker slot like a build, after the gate (the
-verification of what this run built) has passed, and only if it would change.
+as such, never built; their children pin to the published digest. A push goes to the target's
+staging tag, where no consumer looks; a target an earlier run staged with this identity is not
+built again. As soon as an image's arches are done, in a worker slot like a build, the gate
+verifies what is staged, and only then do its public tags move: each arch's, then the list
+(engine/publish.py). A refused or failed arch moves no public tag of its image.
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ from xbuild.core.refs import Reference
 from xbuild.core.results import ListResult, ListStatus, RunReport, Status, TargetResult
 from xbuild.core.schedule import blocked_by, by_priority, critical_path
 from xbuild.core.settings import BuildSettings
-from xbuild.engine.engines import Builder, Publisher
+from xbuild.engine.engines import Builder, Publisher, Tagger
 from xbuild.engine.publish import publish_one
 from xbuild.engine.retry import short_error
 
@@ -81,12 +83,12 @@ class RunOptions:
 
 class Runner:
     def __init__(self, plan: Plan, reporter: Reporter, options: RunOptions, *,
-                 builder_on: Callable[[str], Builder],
-                 publisher: Callable[[], Publisher]) -> None:
-        """`builder_on`: a node's builder; `publisher`: what publishes the lists. Each is
-        asked for only when a build or a list needs it."""
+                 builder_on: Callable[[str], Builder], publisher: Callable[[], Publisher],
+                 tagger: Callable[[], Tagger]) -> None:
+        """`builder_on`: a node's builder; `publisher`: what publishes the lists; `tagger`:
+        what moves the public per-arch tags. Each is asked for only when needed."""
         self.plan, self.reporter, self.options = plan, reporter, options
-        self.builder_on, self.publisher = builder_on, publisher
+        self.builder_on, self.publisher, self.tagger = builder_on, publisher, tagger
         self.results: dict[str, TargetResult] = {}
         self.lists: dict[str, ListResult] = {}
         self.weights = critical_path(plan, options.native)
@@ -120,6 +122,8 @@ class Runner:
                 self._record(TargetResult(target=target, status=Status.FAILED, detail=reason))
             elif digest := self.options.resolution.up_to_date.get(target.key):
                 self._record(TargetResult(target=target, status=Status.UP_TO_DATE, digest=digest))
+            elif digest := self.options.resolution.staged.get(target.key):
+                self._record(TargetResult(target=target, status=Status.STAGED, digest=digest))
 
     def _ready(self, busy: Iterable[Job]) -> list[Job]:
         """Lists whose arches are all done first (they free a slot soonest), then builds
@@ -224,20 +228,21 @@ class Runner:
                               platforms=tuple(str(a.platform) for a, _ in good),
                               available=tuple(str(a.platform) for a, _ in good))
         if self.options.gate is not None and not self.options.settings.dry_run:
-            built = [r for r in results if r.status is Status.PUSHED]
+            built = [r for r in results if r.status.staged]
             if refused := self.options.gate(manifest, built):
                 return ListResult(manifest=manifest, status=ListStatus.REFUSED, detail=refused,
                                   available=tuple(str(a.platform) for a, _ in good))
         log_path = self.options.logs.list_log(manifest.image)
         with log_path.open("w", encoding="utf-8") as log:
-            return publish_one(manifest, good, lacking, self.publisher(),
+            return publish_one(manifest, good, lacking, self.publisher(), self.tagger(),
                                allow_partial=self.options.settings.allow_partial,
-                               dry_run=self.options.settings.dry_run, log=log)
+                               dry_run=self.options.settings.dry_run,
+                               current=self.options.resolution.current_digests(), log=log)
 
 
 def run_plan(plan: Plan, reporter: Reporter, options: RunOptions, *,
-             builder_on: Callable[[str], Builder],
-             publisher: Callable[[], Publisher]) -> RunReport:
+             builder_on: Callable[[str], Builder], publisher: Callable[[], Publisher],
+             tagger: Callable[[], Tagger]) -> RunReport:
     """Run `plan`: see Runner."""
-    return Runner(plan, reporter, options, builder_on=builder_on,
-                     publisher=publisher).run()
+    return Runner(plan, reporter, options, builder_on=builder_on, publisher=publisher,
+                  tagger=tagger).run()

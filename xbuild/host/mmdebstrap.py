@@ -94,5 +94,5 @@ def publish_base(base: BaseSpec, arches: Iterable[Arch], namespace: str, *,
     listed = base.published(namespace)
     manifest = ManifestList(image=str(base.name), ref=listed,
                             entries=tuple((a, listed.per_arch(a)) for a in arches))
-    return publish_one(manifest, good, lacking, publisher, allow_partial=False,
-                       dry_run=dry_run)
+    return publish_one(manifest, good, lacking, publisher, None, allow_partial=False,
+                       dry_run=dry_run, current={})

@@ -13,7 +13,8 @@ from xbuild.core.plan import Target
 from xbuild.core.results import ListResult, Status, TargetResult
 from xbuild.output.console import Console
 
-MARKS = {Status.BUILT: "✓", Status.PUSHED: "✓", Status.UP_TO_DATE: "=", Status.DRY_RUN: "·",
+MARKS = {Status.BUILT: "✓", Status.PUSHED: "✓", Status.STAGED: "=", Status.UP_TO_DATE: "=",
+         Status.DRY_RUN: "·",
          Status.FAILED: "✗", Status.SKIPPED: "-"}
 STYLES = {Status.FAILED: "red", Status.SKIPPED: "yellow"}
 

@@ -20,7 +20,7 @@ from xbuild.core.nodes import NodeMap, cross_node_problem
 from xbuild.core.plan import Plan, Target
 from xbuild.core.platforms import sort_key
 from xbuild.core.refs import Reference
-from xbuild.core.results import RunReport, Status
+from xbuild.core.results import RunReport
 from xbuild.core.settings import BuildSettings
 from xbuild.engine.gate import VerifyGate
 from xbuild.engine.runner import RunOptions, run_plan
@@ -105,7 +105,7 @@ def verify_unlisted(plan: Plan, report: RunReport, gate: VerifyGate) -> None:
     verified here all the same, so the build record names only images that passed."""
     for image in plan.lists_deferred:
         built = [r for r in report.targets if r.target.image == image
-                 and r.status is Status.PUSHED]
+                 and r.status.staged]
         if built:
             gate.verify(image, Reference.of(plan.namespace, image, plan.tag), built)
 
@@ -156,7 +156,7 @@ def _run(plan: Plan, options: RunOptions, kit: Tools, *, run: RunFolder,
     try:
         with Progress(kit.console, len(plan.targets)) as progress:
             report = run_plan(plan, progress, options, builder_on=kit.engines.on,
-                              publisher=kit.engines.on)
+                              publisher=kit.engines.on, tagger=lambda: kit.tagger)
         if gate is not None and options.settings.push:
             verify_unlisted(plan, report, gate)
         # the whole command's time: reads, downloads and verification as well as the builds

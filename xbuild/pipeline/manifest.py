@@ -1,7 +1,8 @@
 """`xbuild manifest`: the merge step. Lists are made only of images this checkout accounts for:
 either the per-arch tags whose image carries the identity this checkout computes, or exactly the
-digests that build records (`--from`) name. A stale or foreign arch is named and its list
-withheld (or, with --allow-partial, left out)."""
+digests that build records (`--from`) name: the staged images each per-arch run verified. Their
+public per-arch tags move first, then the list. A stale or foreign arch is named and its list
+withheld (or, with --allow-partial, left out); a withheld list moves no tag."""
 
 from __future__ import annotations
 
@@ -45,6 +46,9 @@ def from_registry(plan: Plan, resolution: Resolution) -> Choice:
     for target in plan.targets:
         if digest := resolution.up_to_date.get(target.key):
             chosen[target.key] = digest
+        elif target.key in resolution.staged:
+            chosen[target.key] = ("staged, but nothing here says it passed verification: "
+                                  "publish it with --from the build record of its run")
         elif resolution.published.get(str(target.ref)) is None:
             chosen[target.key] = "not published"
         elif unknown := resolution.inputs[target.key].unknown:
@@ -93,5 +97,6 @@ def _publish(manifest: ManifestList, chosen: Choice, resolution: Resolution, kit
     if not lacking and resolution.list_unchanged(manifest.ref, [r.digest for _, r in good]):
         return ListResult(manifest=manifest, status=ListStatus.UP_TO_DATE, platforms=available,
                           available=available)
-    return publish_one(manifest, good, lacking, kit.engines.on(), allow_partial=allow_partial,
-                       dry_run=dry_run)
+    return publish_one(manifest, good, lacking, kit.engines.on(), kit.tagger,
+                       allow_partial=allow_partial, dry_run=dry_run,
+                       current=resolution.current_digests())

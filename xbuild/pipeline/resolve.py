@@ -69,9 +69,11 @@ def resolve(matrix: Matrix, plan: Plan, registry: TagReader | None, *, push: boo
     bases = {key: ref.pinned(found.digest) for key, ref in wanted.items()
              if ref is not None and (found := answers.get(str(ref))) is not None}
     inputs, identities = _identify(matrix, plan, sources, answers, bases)
+    skip = forced(plan, rebuild)
+    up_to_date = _up_to_date(plan, identities, answers, skip, staging=False) if push else {}
     return Resolution(
-        inputs=inputs, identities=identities, bases=bases,
-        up_to_date=_up_to_date(plan, identities, answers, forced(plan, rebuild)) if push else {},
+        inputs=inputs, identities=identities, bases=bases, up_to_date=up_to_date,
+        staged=_staged(plan, registry, identities, skip | set(up_to_date)) if push else {},
         lists={str(m.ref): found.entries for m in plan.manifests
                if (found := answers.get(str(m.ref)))},
         published={str(t.ref): answers.get(str(t.ref)) for t in plan.targets})
@@ -121,15 +123,30 @@ def _identify(matrix: Matrix, plan: Plan, sources: Mapping[str, SourceDigest], a
 
 
 def _up_to_date(plan: Plan, identities: Mapping[str, str | None], answers: Answers,
-                forced_keys: set[str]) -> dict[str, str]:
+                forced_keys: set[str], *, staging: bool) -> dict[str, str]:
+    """Target key -> digest of the image its public tag (or, with `staging`, its staging
+    tag) holds, where that image carries the identity the target would get."""
     found = {}
     for target in plan.targets:
         mine = identities.get(target.key)
-        published = answers.get(str(target.ref))
+        published = answers.get(str(target.staging_ref if staging else target.ref))
         if mine and published and target.key not in forced_keys \
                 and published.labels.get(IDENTITY_LABEL) == mine:
             found[target.key] = published.digest
     return found
+
+
+def _staged(plan: Plan, registry: TagReader | None, identities: Mapping[str, str | None],
+            done: set[str]) -> dict[str, str]:
+    """Targets an earlier run built and staged with this identity but did not make public
+    (a refused or interrupted release): read only for the targets not `done` (up to date or
+    forced), so a no-op rerun reads nothing more. A staging tag that cannot be read is
+    built again."""
+    wanted = [t.staging_ref for t in plan.targets if t.key not in done and identities.get(t.key)]
+    if registry is None or not wanted:
+        return {}
+    answers, _failures = registry.read_all(wanted)
+    return _up_to_date(plan, identities, answers, done, staging=True)
 
 
 def with_downloads(resolution: Resolution, plan: Plan,

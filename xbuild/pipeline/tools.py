@@ -6,10 +6,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from xbuild.engine.engines import Engines
+from xbuild.engine.engines import Engines, Tagger
 from xbuild.host.cmd import Shell
 from xbuild.host.paths import cache_dir
 from xbuild.host.published import PublishedReader, TagReader
+from xbuild.host.retag import Retagger
 from xbuild.output.console import Console
 
 
@@ -21,6 +22,7 @@ class Tools:
     shell: Shell
     registry: TagReader
     engines: Engines
+    tagger: Tagger  # moves public tags to staged images: host/retag.py's Retagger
     cache: Path  # downloads, probes: host/paths.py's cache_dir(), read once per command
 
 
@@ -29,4 +31,5 @@ def tools(console: Console, *, dry_run: bool = False) -> Tools:
     echo = console.say if dry_run else (console.command if console.verbose else None)
     shell = Shell(echo=echo, dry_run=dry_run)
     return Tools(console=console, shell=shell, registry=PublishedReader(shell),
-                 engines=Engines(echo=echo, dry_run=dry_run), cache=cache_dir())
+                 engines=Engines(echo=echo, dry_run=dry_run), tagger=Retagger(shell),
+                 cache=cache_dir())
