@@ -101,7 +101,8 @@ def test_as_dict_is_json(tmp_path: Path) -> None:
         "base": "withheld", "lone": "published", "child": "withheld"}
     lone = next(entry for entry in data["lists"] if entry["image"] == "lone")
     assert lone == {"image": "lone", "ref": "ns/lone:t", "status": "published",
-                    "platforms": ["linux/amd64", "linux/arm64/v8"], "detail": ""}
+                    "platforms": ["linux/amd64", "linux/arm64/v8"], "detail": "",
+                    "seconds": 0.0}
 
 
 

@@ -69,6 +69,7 @@ class ListResult:
     detail: str = ""
     platforms: tuple[str, ...] = ()  # what the published list holds
     available: tuple[str, ...] = ()  # the arches whose images were there to list
+    seconds: float = 0.0  # the final step: public per-arch tags moved, then the list
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -109,7 +110,8 @@ class RunReport:
             ],
             "lists": [
                 {"image": r.manifest.image, "ref": str(r.manifest.ref), "status": str(r.status),
-                 "platforms": list(r.platforms), "detail": r.detail}
+                 "platforms": list(r.platforms), "detail": r.detail,
+                 "seconds": round(r.seconds, 2)}
                 for r in self.lists
             ],
         }

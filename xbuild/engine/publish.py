@@ -7,6 +7,7 @@ already names the staged digest is not moved again."""
 from __future__ import annotations
 
 import functools
+import time
 from collections.abc import Mapping, Sequence
 from typing import TextIO
 
@@ -31,12 +32,14 @@ def publish_one(manifest: ManifestList, good: Sequence[tuple[Arch, Reference]],
     if lacking and (not allow_partial or not good):
         return result(status=ListStatus.WITHHELD,
                       detail=f"not published: no {', '.join(lacking)}; no tag moved")
+    started = time.monotonic()
     try:
         if tagger is not None:
             move_tags(manifest, good, tagger, current, log)
         publisher.create_list(manifest.ref, [source for _, source in good], log)
     except CommandFailed as exc:
         return result(status=ListStatus.FAILED, detail=short_error(exc.output))
+    result = functools.partial(result, seconds=time.monotonic() - started)
     platforms = tuple(str(arch.platform) for arch, _ in good)
     if dry_run:
         return result(status=ListStatus.DRY_RUN, platforms=platforms)
