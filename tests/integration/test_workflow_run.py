@@ -267,9 +267,14 @@ def assert_lists_hold_the_recorded_digests(namespace: str, recorded: dict[str, d
 # --- the scenarios -----------------------------------------------------------------------
 
 
-def matrix_copy(fixture: FixtureMatrix, root: Path, *, without: tuple[str, ...] = ()) -> Path:
+def matrix_copy(fixture: FixtureMatrix, root: Path, *, without: tuple[str, ...] = (),
+                lie: tuple[str, str] | None = None) -> Path:
+    """`lie`: (image, busybox suffix) whose busybox is swapped for the amd64 one."""
     folder = root / "source"
     shutil.copytree(fixture.path.parent, folder)
+    if lie is not None:
+        image, suffix = lie
+        shutil.copy2(folder / image / "busybox-amd64", folder / image / f"busybox-{suffix}")
     doc = yaml.safe_load((folder / "matrix.yml").read_text())
     for image in without:
         del doc["images"][image]
@@ -288,8 +293,8 @@ def generated(source: Path, *args: str) -> dict[str, Any]:
 
 def play(fixture: FixtureMatrix, tmp_path: Path, namespace: str, *,
          without: tuple[str, ...] = (), fail_at: dict[str, str] | None = None,
-         args: tuple[str, ...] = ()) -> Run:
-    source = matrix_copy(fixture, tmp_path, without=without)
+         args: tuple[str, ...] = (), lie: tuple[str, str] | None = None) -> Run:
+    source = matrix_copy(fixture, tmp_path, without=without, lie=lie)
     run = Run(generated(source, *args), source, tmp_path / "push", namespace, fail_at=fail_at)
     run.play()
     return run
@@ -371,6 +376,26 @@ def test_an_image_failing_on_one_arch_loses_only_its_lists(
             recorded["amd64"][image]
         assert f"{namespace}/{image}:latest withheld: not published: no arm32v7 (not in the " \
                "build records)" in run.jobs["merge"].output
+
+
+def test_an_arch_failing_verification_moves_no_tag_of_its_image_and_the_rest_are_published(
+        fixture_matrix: FixtureMatrix, registry: LocalRegistry, tmp_path: Path) -> None:
+    """duo's arm64v8 image holds amd64 code: the arm64 job stages it, verification refuses it
+    and its record leaves it out; the merge job moves no tag of duo, and every other image's
+    per-arch tags and list."""
+    namespace = f"{registry.address}/wf-liar"
+    run = play(fixture_matrix, tmp_path, namespace, without=("flaky", "flaky-kid"),
+               lie=("duo", "arm64"))
+    assert run.jobs["build-arm64v8-arm32v7"].exit_codes == [7], run.jobs[
+        "build-arm64v8-arm32v7"].output
+    assert (run.jobs["merge"].failed, run.jobs["merge"].exit_codes) == (True, [5])
+    recorded = records(run)
+    assert "duo" not in recorded["arm64v8"] and "duo" in recorded["amd64"]
+    for tag in ("latest", "latest-amd64", "latest-arm64v8"):
+        assert absent(f"{namespace}/duo:{tag}"), tag
+    assert tag_digest(f"{namespace}/duo:staging-latest-amd64") == recorded["amd64"]["duo"]
+    assert_lists_hold_the_recorded_digests(
+        namespace, recorded, {image: arches for image, arches in LISTS.items() if image != "duo"})
 
 
 def test_an_arch_whose_job_left_no_record_loses_its_lists_and_the_rest_are_published(
