@@ -23,7 +23,7 @@ WIDE = CliRunner(env={"COLUMNS": "1000", "FORCE_COLOR": None, "TTY_COMPATIBLE": 
 # Every command, written down: a new command must be added here to be checked.
 COMMANDS = [
     (), ("plan",), ("build",), ("all",), ("manifest",), ("fetch",), ("qemu",), ("doctor",),
-    ("bases",), ("verify",), ("registry",), ("registry", "start"), ("registry", "stop"),
+    ("bases",), ("verify",), ("sbom",), ("registry",), ("registry", "start"), ("registry", "stop"),
     ("registry", "status"), ("workflow",), ("workflow", "github"),
 ]
 

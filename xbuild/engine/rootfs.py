@@ -2,10 +2,12 @@
 
 The tar is read once, front to back, in stream mode: each member's kind and link target are
 kept, and the first bytes of the files that may matter (the candidates' names, and every
-executable, since a candidate may reach one through symlinks). dpkg's status and Python's
-distribution metadata are read in the same pass, into an inventory (core/inventory.py). Memory
-stays bounded whatever the image holds (MAX_MEMBERS, MAX_NAME_BYTES, MAX_LISTED and the caps
-of core/inventory.py), and nothing from the image touches the disk outside the tar.
+executable, since a candidate may reach one through symlinks). dpkg's status, the packages'
+copyright files, the Debian release, Python's distribution metadata and the Java archives are
+read in the same pass, into an inventory (core/inventory.py); a Java archive is held in memory
+one at a time, up to MAX_ARCHIVE_BYTES. Memory stays bounded whatever the image holds
+(MAX_MEMBERS, MAX_NAME_BYTES, MAX_LISTED and the caps of core/inventory.py), and nothing from
+the image touches the disk outside the tar.
 """
 
 from __future__ import annotations
@@ -18,13 +20,20 @@ from pathlib import Path
 
 from xbuild.core.errors import CommandFailed
 from xbuild.core.inventory import (
+    DEBIAN_VERSION,
     MAX_METADATA_BYTES,
+    MAX_RELEASE_BYTES,
     Inventory,
     InventoryBuilder,
     Listing,
+    distro,
+    is_copyright,
     is_dpkg_status,
     is_python_metadata,
+    is_release_file,
 )
+from xbuild.core.java_archives import MAX_ARCHIVE_BYTES, is_java_archive
+from xbuild.core.licences import MAX_COPYRIGHT_BYTES
 
 MAX_LINKS = 40
 # An image with more files, or longer names all told, is refused rather than indexed: each
@@ -115,7 +124,16 @@ class Rootfs:
             left -= len(listing.entries or ())
             listings.append(listing)
         over = [f"more than {MAX_LISTED} entries under {', '.join(folders)}"] if left < 0 else []
-        return self.found.build(listings, over)
+        licences = {p.name: self.found.copyrights.get(
+            self.resolve(f"/usr/share/doc/{p.name}/copyright") or "", ())
+            for p in self.found.packages}
+        return self.found.build(listings, over, licences=licences, release=self._release())
+
+    def _release(self) -> str:
+        def head(path: str) -> bytes:
+            return self.found.release_files.get(self.resolve(path) or "", b"")
+        return distro(head("/etc/os-release") or head("/usr/lib/os-release"),
+                      head("/" + DEBIAN_VERSION))
 
     def first_elf(self, candidates: Sequence[str]) -> tuple[str, bytes]:
         """The first candidate path that is an ELF binary, with its header bytes."""
@@ -158,9 +176,15 @@ def _forget_headers(tar: tarfile.TarFile) -> None:
 
 def _read_member(tar: tarfile.TarFile, member: tarfile.TarInfo, name: str, *,
                  wanted: set[str], heads: dict[str, bytes], found: InventoryBuilder) -> None:
-    """What a regular file tells: its head, or the packages or distribution it records."""
+    """What a regular file tells: its head, or what the inventory records of it."""
     status, metadata = is_dpkg_status(name), is_python_metadata(name)
-    if not (status or metadata or name in wanted or member.mode & 0o111):
+    copyright_, release = is_copyright(name), is_release_file(name)
+    java = is_java_archive(name)
+    if java and member.size > MAX_ARCHIVE_BYTES:
+        found.note(f"{name}: larger than {MAX_ARCHIVE_BYTES >> 20} MiB, not read")
+        java = False
+    if not (status or metadata or copyright_ or release or java or name in wanted
+            or member.mode & 0o111):
         return
     handle = tar.extractfile(member)
     if handle is None:
@@ -169,7 +193,13 @@ def _read_member(tar: tarfile.TarFile, member: tarfile.TarInfo, name: str, *,
         found.add_status(handle)
     elif metadata:
         found.add_metadata(handle.read(MAX_METADATA_BYTES), name)
-    else:
+    elif copyright_:
+        found.add_copyright(handle.read(MAX_COPYRIGHT_BYTES), name)
+    elif release:
+        found.add_release_file(handle.read(MAX_RELEASE_BYTES), name)
+    elif java:
+        found.add_java_archive(handle.read(MAX_ARCHIVE_BYTES), name)
+    if not (status or metadata or copyright_ or release or java):
         heads[name] = handle.read(HEAD_BYTES)
 
 
