@@ -29,6 +29,7 @@ MAX_DISTRIBUTIONS = 50_000
 MAX_VALUE = 200  # characters kept of a name or version
 MAX_COPYRIGHTS = 100_000  # copyright files read (one a package)
 MAX_JAVA = 50_000  # Java components kept
+MAX_UNREAD = 100  # notes of what the SBOM leaves out
 MAX_RELEASE_BYTES = 4 << 10  # of /etc/os-release and /etc/debian_version
 OS_RELEASE = ("etc/os-release", "usr/lib/os-release")
 DEBIAN_VERSION = "etc/debian_version"
@@ -84,6 +85,9 @@ class Inventory:
     java: tuple[JavaArchive, ...] = ()  # by path, then group, name, version
     distro: str = ""  # debian-12, from os-release (or debian_version); "" when unknown
     incomplete: tuple[str, ...] = ()  # what a cap cut short: the inventory is partial
+    # what a cap kept from the SBOM's extras (licences, Java archives), which parity does not
+    # compare: the SBOM is partial, parity is not
+    unread: tuple[str, ...] = ()
 
 
 def normalise(name: str) -> str:
@@ -135,6 +139,7 @@ class InventoryBuilder:
         self.distributions: list[PythonDist] = []
         self.java: list[JavaArchive] = []
         self.incomplete: list[str] = []
+        self.unread: list[str] = []
         self.copyrights: dict[str, tuple[str, ...]] = {}  # member name -> licences
         self.release_files: dict[str, bytes] = {}  # member name -> its head
         self._status_bytes = 0
@@ -193,7 +198,7 @@ class InventoryBuilder:
     def add_copyright(self, head: bytes, name: str) -> None:
         """The licences of a copyright file (its first MAX_COPYRIGHT_BYTES)."""
         if len(self.copyrights) >= MAX_COPYRIGHTS:
-            self._note(f"more than {MAX_COPYRIGHTS} copyright files")
+            self.note(f"more than {MAX_COPYRIGHTS} copyright files")
             return
         self.copyrights[name] = dep5_licences(head[:MAX_COPYRIGHT_BYTES])
 
@@ -203,15 +208,17 @@ class InventoryBuilder:
     def add_java_archive(self, data: bytes, name: str) -> None:
         found, notes = read_java_archive(data, name)
         for note in notes:
-            self._note(note)
+            self.note(note)
         if len(self.java) + len(found) > MAX_JAVA:
-            self._note(f"more than {MAX_JAVA} Java components")
+            self.note(f"more than {MAX_JAVA} Java components")
             found = found[:max(0, MAX_JAVA - len(self.java))]
         self.java += found
 
     def note(self, problem: str) -> None:
-        """What the engine's pass could not read (an archive over its cap)."""
-        self._note(printable(problem, 400))
+        """What the SBOM leaves out (an archive over its cap): `unread`, not `incomplete`."""
+        problem = printable(problem, 400)
+        if problem not in self.unread and len(self.unread) < MAX_UNREAD:
+            self.unread.append(problem)
 
     def _note(self, problem: str) -> None:
         if problem not in self.incomplete:
@@ -230,5 +237,5 @@ class InventoryBuilder:
             java=tuple(sorted(set(self.java), key=lambda j: (j.path, j.group, j.name,
                                                               j.version))),
             distro=release, listings=tuple(listings),
-            incomplete=(*self.incomplete, *incomplete))
+            incomplete=(*self.incomplete, *incomplete), unread=tuple(self.unread))
 

@@ -105,7 +105,7 @@ def make_sbom(inventory: Inventory, subject: SbomSubject, *, tool_version: str) 
     bom.metadata.tools.components.add(Component(
         type=ComponentType.APPLICATION, name="xbuild", version=tool_version, bom_ref="xbuild"))
     bom.metadata.properties.update(Property(name=INCOMPLETE, value=problem)
-                                   for problem in inventory.incomplete)
+                                   for problem in (*inventory.incomplete, *inventory.unread))
     components = [*(_debian(p, inventory.distro) for p in inventory.packages),
                   *(_python(d) for d in inventory.distributions),
                   *(_java(j) for j in inventory.java)]

@@ -197,7 +197,8 @@ def sbom_grid(ref: str, inventories: Sequence[tuple[str, Inventory]]) -> Grid:
     rows = tuple(((arch, inv.distro or "?", str(len(inv.packages)),
                    str(sum(1 for p in inv.packages if p.licences)),
                    str(len(inv.distributions)), str(len(inv.java)),
-                   "; ".join(inv.incomplete) or "-"), None) for arch, inv in inventories)
+                   "; ".join((*inv.incomplete, *inv.unread)) or "-"), None)
+                 for arch, inv in inventories)
     return Grid(title=f"SBOM of {ref}", headers=("arch", "release", "Debian packages",
                                                   "with licence", "Python", "Java",
-                                                  "incomplete"), rows=rows)
+                                                  "left out"), rows=rows)
