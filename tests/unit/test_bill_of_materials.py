@@ -27,8 +27,9 @@ def platform(name: str) -> Platform:
 
 
 def image(arch_name: str, arch: str, version: str) -> FakeImage:
-    return FakeImage(platform=platform(arch_name), files={"/var/lib/dpkg/status": status(arch, version),
-                                                 "/etc/debian_version": b"12.8\n"})
+    files: dict[str, bytes | str] = {"/var/lib/dpkg/status": status(arch, version),
+                                     "/etc/debian_version": b"12.8\n"}
+    return FakeImage(platform=platform(arch_name), files=files)
 
 
 def fake() -> FakeDocker:

@@ -11,6 +11,7 @@ import xbuild
 from xbuild.cli.common import State, app, finish, handles_errors, parse_arches
 from xbuild.cli.options import ArchOpt, JsonOpt
 from xbuild.cli.verify_command import _verify_ref
+from xbuild.core.errors import NothingToDo
 from xbuild.output.console import print_json
 from xbuild.output.views import sbom_grid
 
@@ -32,7 +33,8 @@ def sbom(
     Each arch's image is exported (no container runs) and its Debian packages (with the
     licences their machine-readable copyright files state), Python distributions and Java
     archives are listed. --json prints CycloneDX 1.6 per arch on stdout ({"amd64": {...}});
-    with --package, the package's version per arch in one line (--json: its records per arch).
+    with --package, the package's version per arch in one line (--json: its records per
+    arch; exit 6 when no arch has it).
     """
     from xbuild.pipeline.bill_of_materials import arch_sboms, find_package, one_line
     from xbuild.pipeline.tools import tools
@@ -41,8 +43,7 @@ def sbom(
     found = arch_sboms(reference, parse_arches(arch), tools(State.console).docker,
                        tool_version=xbuild.__version__)
     if not found:
-        State.console.error(f"{reference}: no image of the arches asked for")
-        finish([False])
+        raise NothingToDo(f"{reference}: no image of the arches asked for")
     if package is not None:
         hits = [(s.arch, find_package(s.inventory, package)) for s in found]
         State.console.say(one_line(package, hits))

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import posixpath
 import tarfile
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -176,31 +176,38 @@ def _forget_headers(tar: tarfile.TarFile) -> None:
 
 def _read_member(tar: tarfile.TarFile, member: tarfile.TarInfo, name: str, *,
                  wanted: set[str], heads: dict[str, bytes], found: InventoryBuilder) -> None:
-    """What a regular file tells: its head, or what the inventory records of it."""
-    status, metadata = is_dpkg_status(name), is_python_metadata(name)
-    copyright_, release = is_copyright(name), is_release_file(name)
-    java = is_java_archive(name)
-    if java and member.size > MAX_ARCHIVE_BYTES:
-        found.note(f"{name}: larger than {MAX_ARCHIVE_BYTES >> 20} MiB, not read")
-        java = False
-    if not (status or metadata or copyright_ or release or java or name in wanted
-            or member.mode & 0o111):
+    """What a regular file tells: what the inventory records of it, or its head."""
+    status = is_dpkg_status(name)
+    record = None if status else _recorder(name, member.size, found)
+    if not (status or record or name in wanted or member.mode & 0o111):
         return
     handle = tar.extractfile(member)
     if handle is None:
         return
     if status:
-        found.add_status(handle)
-    elif metadata:
-        found.add_metadata(handle.read(MAX_METADATA_BYTES), name)
-    elif copyright_:
-        found.add_copyright(handle.read(MAX_COPYRIGHT_BYTES), name)
-    elif release:
-        found.add_release_file(handle.read(MAX_RELEASE_BYTES), name)
-    elif java:
-        found.add_java_archive(handle.read(MAX_ARCHIVE_BYTES), name)
-    if not (status or metadata or copyright_ or release or java):
+        found.add_status(handle)  # line by line, never whole
+    elif record:
+        reader, limit = record
+        reader(handle.read(limit), name)
+    else:
         heads[name] = handle.read(HEAD_BYTES)
+
+
+def _recorder(name: str, size: int, found: InventoryBuilder
+              ) -> tuple[Callable[[bytes, str], None], int] | None:
+    """The inventory's reader of the file `name` and how many of its bytes it reads, or None
+    when it wants nothing of it; a Java archive over MAX_ARCHIVE_BYTES is noted and left."""
+    if is_python_metadata(name):
+        return found.add_metadata, MAX_METADATA_BYTES
+    if is_copyright(name):
+        return found.add_copyright, MAX_COPYRIGHT_BYTES
+    if is_release_file(name):
+        return found.add_release_file, MAX_RELEASE_BYTES
+    if is_java_archive(name):
+        if size <= MAX_ARCHIVE_BYTES:
+            return found.add_java_archive, MAX_ARCHIVE_BYTES
+        found.note(f"{name}: larger than {MAX_ARCHIVE_BYTES >> 20} MiB, not read")
+    return None
 
 
 def binary_candidates(entrypoint: Sequence[str] | None, cmd: Sequence[str] | None,
