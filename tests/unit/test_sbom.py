@@ -15,6 +15,7 @@ from cyclonedx.schema import SchemaVersion
 from cyclonedx.validation.json import JsonStrictValidator
 
 from tests.unit.fakes import write_tar
+from xbuild.core import java_archives
 from xbuild.core.inventory import DebPackage, Inventory, distro
 from xbuild.core.licences import dep5_licences
 from xbuild.core.platforms import Platform, arch_named
@@ -121,6 +122,15 @@ def test_an_archive_over_the_cap_is_skipped_and_noted(tmp_path: Path,
     found = read_rootfs(tar, []).inventory()
     assert (found.java, found.unread) == ((), ("big.jar: larger than 0 MiB, not read",))
     assert found.incomplete == ()  # parity is whole: it compares no Java archive
+
+
+def test_an_archive_inside_one_over_its_cap_is_skipped_and_noted(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(java_archives, "MAX_NESTED_BYTES", 100)
+    tar = write_tar(tmp_path / "rootfs.tar", {"app.ear": jar({"lib/x.jar": INNER})}, mode=0o644)
+    found = read_rootfs(tar, []).inventory()
+    assert (found.java, found.unread) == ((), ("app.ear!/lib/x.jar: larger than 0 MiB, not "
+                                               "read",))
 
 
 def test_the_release_follows_os_release_s_link(inventory: Inventory) -> None:

@@ -17,6 +17,8 @@ from dataclasses import dataclass
 from xbuild.core.text import printable
 
 MAX_ARCHIVE_BYTES = 64 << 20  # an archive larger than this is skipped, and the skip noted
+# An archive inside one is held beside it: at most 64 + 16 MiB at once.
+MAX_NESTED_BYTES = 16 << 20
 MAX_ENTRIES = 20_000  # entries of one archive looked at
 MAX_NESTED = 500  # archives inside one archive read
 MAX_META_BYTES = 64 << 10  # of each pom.properties or MANIFEST.MF
@@ -76,9 +78,9 @@ def read_java_archive(data: bytes, path: str, *, nested: bool = True
 def _nested(archive: zipfile.ZipFile, info: zipfile.ZipInfo, path: str
             ) -> tuple[list[JavaArchive], list[str]]:
     shown = printable(path, 400)
-    if info.file_size > MAX_ARCHIVE_BYTES:
-        return [], [f"{shown}: larger than {MAX_ARCHIVE_BYTES >> 20} MiB, not read"]
-    data = _read(archive, info, MAX_ARCHIVE_BYTES)
+    if info.file_size > MAX_NESTED_BYTES:
+        return [], [f"{shown}: larger than {MAX_NESTED_BYTES >> 20} MiB, not read"]
+    data = _read(archive, info, MAX_NESTED_BYTES)
     return read_java_archive(data, shown, nested=False)
 
 
