@@ -95,6 +95,7 @@ def main() -> int:
         show_steps("after img1 changed (img1, img1-kid)", final_steps(runs))
         script = bake_script(root, theirs, "first", args.work, changed=True)
         bake(script)  # bake's cold run: what its no-op reruns find
+        (root / "before").mkdir()
         codes = {"now": REPO, "before": unpack(args.before, root / "before")}
         return _compare(codes, [*xbuild_argv(matrix, ours, runs), "--json"], script, root,
                         args.runs)

@@ -23,8 +23,9 @@ WIDE = CliRunner(env={"COLUMNS": "1000", "FORCE_COLOR": None, "TTY_COMPATIBLE": 
 # Every command, written down: a new command must be added here to be checked.
 COMMANDS = [
     (), ("plan",), ("build",), ("all",), ("manifest",), ("fetch",), ("qemu",), ("doctor",),
-    ("bases",), ("verify",), ("registry",), ("registry", "start"), ("registry", "stop"),
-    ("registry", "status"), ("workflow",), ("workflow", "dependabot"), ("workflow", "github"),
+    ("bases",), ("verify",), ("sbom",), ("registry",), ("registry", "start"),
+    ("registry", "stop"), ("registry", "status"), ("workflow",), ("workflow", "dependabot"),
+    ("workflow", "github"),
 ]
 
 

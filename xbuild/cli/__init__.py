@@ -3,7 +3,13 @@
 Each module registers its commands on the one typer app.
 """
 
-from xbuild.cli import build_commands, host_commands, verify_command, workflow_command
+from xbuild.cli import (
+    build_commands,
+    host_commands,
+    sbom_command,
+    verify_command,
+    workflow_command,
+)
 from xbuild.cli.common import app, main
 
 __all__ = [
@@ -11,6 +17,7 @@ __all__ = [
     "build_commands",
     "host_commands",
     "main",
+    "sbom_command",
     "verify_command",
     "workflow_command",
 ]

@@ -17,11 +17,12 @@ from typer.core import TyperCommand, TyperGroup, TyperOption
 import xbuild
 from xbuild.cli.options import Options
 from xbuild.core.downloads import mirror_problem
-from xbuild.core.errors import ExitCode, SelectionError, XbuildError, exit_code
+from xbuild.core.errors import ExitCode, InvalidReference, SelectionError, XbuildError, exit_code
 from xbuild.core.matrix import Matrix, load_matrix
 from xbuild.core.nodes import NodeMap, parse_builder_options
 from xbuild.core.plan import Plan, make_plan
 from xbuild.core.platforms import Arch, UnknownArch, parse_arch
+from xbuild.core.refs import Reference
 from xbuild.core.text import quoted, suggest
 from xbuild.output.console import Console
 
@@ -208,3 +209,14 @@ def main() -> None:
     except XbuildError as exc:  # raised outside a command, e.g. from an option callback
         State.console.error(str(exc))
         raise SystemExit(int(exc.exit_code)) from None
+
+
+def image_ref(text: str, matrix: Matrix | None) -> Reference:
+    """An image named on the command line; without a tag, the matrix's (else latest)."""
+    try:
+        reference = Reference.parse(text)
+    except InvalidReference as exc:
+        raise SelectionError(f"not an image reference: {exc}") from None
+    if not reference.tag and not reference.digest:
+        return Reference(repository=reference.repository, tag=matrix.tag if matrix else "latest")
+    return reference

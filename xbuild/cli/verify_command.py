@@ -7,9 +7,8 @@ from typing import Annotated
 
 import typer
 
-from xbuild.cli.common import State, app, finish, handles_errors, parse_arches
+from xbuild.cli.common import State, app, finish, handles_errors, image_ref, parse_arches
 from xbuild.cli.options import ArchOpt, JsonOpt
-from xbuild.core.errors import InvalidReference, SelectionError
 from xbuild.core.imagespec import ImageSpec
 from xbuild.core.matrix import Matrix, load_matrix
 from xbuild.core.parity import NO_PARITY
@@ -45,7 +44,7 @@ def verify(
     the_matrix = load_matrix(path) if matrix or path.is_file() else None
     if the_matrix is None and not arch:
         State.console.note("no matrix.yml here: expecting the arches the list names")
-    reference = _verify_ref(ref, the_matrix)
+    reference = image_ref(ref, the_matrix)
     spec = _matrix_image(the_matrix, reference)
     wanted = parse_arches(arch) or (spec.arches if spec else ())
     report = audit(reference, wanted, spec.smoke if spec else (),
@@ -54,16 +53,6 @@ def verify(
     if as_json:
         print_json(report.as_dict())
     finish([True], lied=not report.ok)
-
-
-def _verify_ref(text: str, matrix: Matrix | None) -> Reference:
-    try:
-        reference = Reference.parse(text)
-    except InvalidReference as exc:
-        raise SelectionError(f"not an image reference: {exc}") from None
-    if not reference.tag and not reference.digest:
-        return Reference(repository=reference.repository, tag=matrix.tag if matrix else "latest")
-    return reference
 
 
 def _matrix_image(matrix: Matrix | None, reference: Reference) -> ImageSpec | None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import NamedTuple
 
 from xbuild.core.platforms import Platform
@@ -50,6 +51,7 @@ class ImageConfig:
     entrypoint: tuple[str, ...] = ()
     cmd: tuple[str, ...] = ()
     env: tuple[str, ...] = ()  # NAME=value
+    created: datetime | None = None  # when it was built, as its config says
 
     @property
     def path(self) -> str:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import struct
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
@@ -53,6 +54,7 @@ class ImageFacts:
     has_shell: bool = False
     has_dpkg: bool = False
     inventory: Inventory = field(default_factory=Inventory)
+    created: datetime | None = None  # the config's build time
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -1,20 +1,24 @@
-"""What one arch's image holds, read from its exported files: the Debian packages dpkg lists,
-the Python distributions (dist-info, egg-info) and the entries under declared folders. Pure:
+"""What one arch's image holds, read from its exported files: the Debian packages dpkg lists
+(with the licences their copyright files state, core/licences.py), the Python distributions
+(dist-info, egg-info), the Java archives (core/java_archives.py), the Debian release, and the
+entries under declared folders. Pure:
 the engine hands over the bytes as it streams the export (engine/rootfs.py).
 
-Parity (core/parity.py) compares inventories across arches; an SBOM can be made from the same
-records. Every count and size is capped, since the image is hostile: a cap reached is written
-down in `incomplete`, never silently dropped.
+Parity (core/parity.py) compares inventories across arches; the SBOM (core/sbom.py) is made
+from the same records. Every count and size is capped, since the image is hostile: a cap
+reached is written down in `incomplete`, never silently dropped.
 """
 
 from __future__ import annotations
 
 import email.parser
 import re
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, replace
 from typing import IO
 
+from xbuild.core.java_archives import JavaArchive, read_java_archive
+from xbuild.core.licences import MAX_COPYRIGHT_BYTES, dep5_licences
 from xbuild.core.text import printable
 
 MAX_STATUS_BYTES = 64 << 20  # all of dpkg's status read; a full desktop's is about 10 MiB
@@ -23,6 +27,12 @@ MAX_PACKAGES = 100_000  # Debian's whole archive has about 65000 binary packages
 MAX_METADATA_BYTES = 64 << 10  # of each METADATA/PKG-INFO: Name and Version come first
 MAX_DISTRIBUTIONS = 50_000
 MAX_VALUE = 200  # characters kept of a name or version
+MAX_COPYRIGHTS = 100_000  # copyright files read (one a package)
+MAX_JAVA = 50_000  # Java components kept
+MAX_UNREAD = 100  # notes of what the SBOM leaves out
+MAX_RELEASE_BYTES = 4 << 10  # of /etc/os-release and /etc/debian_version
+OS_RELEASE = ("etc/os-release", "usr/lib/os-release")
+DEBIAN_VERSION = "etc/debian_version"
 DPKG_STATUS = "var/lib/dpkg/status"
 DPKG_STATUS_D = "var/lib/dpkg/status.d/"  # distroless images: one stanza file per package
 _KEPT_FIELDS = {b"package", b"version", b"architecture", b"source", b"status"}
@@ -42,6 +52,7 @@ class DebPackage:
     architecture: str  # amd64, armhf, arm64, all
     source: str = ""  # its source package, "" when named as the binary package
     source_version: str = ""  # "" when the same as `version`
+    licences: tuple[str, ...] = ()  # as its machine-readable copyright file names them
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -71,7 +82,12 @@ class Inventory:
     packages: tuple[DebPackage, ...] = ()  # by name, then architecture
     distributions: tuple[PythonDist, ...] = ()  # by key, then path
     listings: tuple[Listing, ...] = ()  # in matrix.yml's order
+    java: tuple[JavaArchive, ...] = ()  # by path, then group, name, version
+    distro: str = ""  # debian-12, from os-release (or debian_version); "" when unknown
     incomplete: tuple[str, ...] = ()  # what a cap cut short: the inventory is partial
+    # what a cap kept from the SBOM's extras (licences, Java archives), which parity does not
+    # compare: the SBOM is partial, parity is not
+    unread: tuple[str, ...] = ()
 
 
 def normalise(name: str) -> str:
@@ -89,6 +105,28 @@ def is_dpkg_status(name: str) -> bool:
                                    name[len(DPKG_STATUS_D):] and not name.endswith(".md5sums"))
 
 
+def is_copyright(name: str) -> bool:
+    """usr/share/doc/<package>/copyright (the folder may be a link to another package's)."""
+    parts = name.split("/")
+    return len(parts) == 5 and parts[:3] == ["usr", "share", "doc"] and parts[4] == "copyright"
+
+
+def is_release_file(name: str) -> bool:
+    return name in OS_RELEASE or name == DEBIAN_VERSION
+
+
+def distro(os_release: bytes, debian_version: bytes) -> str:
+    """debian-12 from os-release's ID and VERSION_ID, else from debian_version's major number;
+    "" when neither says (testing and sid have no number)."""
+    fields = dict(line.partition("=")[::2] for line in
+                  os_release[:MAX_RELEASE_BYTES].decode("utf-8", "replace").splitlines())
+    name, version = (fields.get(k, "").strip().strip("\"'") for k in ("ID", "VERSION_ID"))
+    if name and version:
+        return printable(f"{name}-{version}", MAX_VALUE)
+    major = debian_version[:MAX_RELEASE_BYTES].decode("ascii", "replace").split(".")[0].strip()
+    return f"debian-{major}" if major.isdigit() else ""
+
+
 def _value(raw: bytes) -> str:
     return printable(raw.decode("utf-8", "replace"), MAX_VALUE)
 
@@ -99,7 +137,11 @@ class InventoryBuilder:
     def __init__(self) -> None:
         self.packages: list[DebPackage] = []
         self.distributions: list[PythonDist] = []
+        self.java: list[JavaArchive] = []
         self.incomplete: list[str] = []
+        self.unread: list[str] = []
+        self.copyrights: dict[str, tuple[str, ...]] = {}  # member name -> licences
+        self.release_files: dict[str, bytes] = {}  # member name -> its head
         self._status_bytes = 0
 
     def add_status(self, handle: IO[bytes]) -> None:
@@ -153,14 +195,47 @@ class InventoryBuilder:
                                              version=printable(str(version), MAX_VALUE),
                                              path=folder))
 
+    def add_copyright(self, head: bytes, name: str) -> None:
+        """The licences of a copyright file (its first MAX_COPYRIGHT_BYTES)."""
+        if len(self.copyrights) >= MAX_COPYRIGHTS:
+            self.note(f"more than {MAX_COPYRIGHTS} copyright files")
+            return
+        self.copyrights[name] = dep5_licences(head[:MAX_COPYRIGHT_BYTES])
+
+    def add_release_file(self, head: bytes, name: str) -> None:
+        self.release_files[name] = head[:MAX_RELEASE_BYTES]
+
+    def add_java_archive(self, data: bytes, name: str) -> None:
+        found, notes = read_java_archive(data, name)
+        for note in notes:
+            self.note(note)
+        if len(self.java) + len(found) > MAX_JAVA:
+            self.note(f"more than {MAX_JAVA} Java components")
+            found = found[:max(0, MAX_JAVA - len(self.java))]
+        self.java += found
+
+    def note(self, problem: str) -> None:
+        """What the SBOM leaves out (an archive over its cap): `unread`, not `incomplete`."""
+        problem = printable(problem, 400)
+        if problem not in self.unread and len(self.unread) < MAX_UNREAD:
+            self.unread.append(problem)
+
     def _note(self, problem: str) -> None:
         if problem not in self.incomplete:
             self.incomplete.append(problem)
 
-    def build(self, listings: Iterable[Listing] = (),
-              incomplete: Iterable[str] = ()) -> Inventory:
+    def build(self, listings: Iterable[Listing] = (), incomplete: Iterable[str] = (), *,
+              licences: Mapping[str, tuple[str, ...]] | None = None,
+              release: str = "") -> Inventory:
+        """The inventory; `licences` by package name (the engine follows the copyright files'
+        links), `release` the Debian release (see distro())."""
+        stated = licences or {}
+        packages = (replace(p, licences=stated.get(p.name, ())) for p in self.packages)
         return Inventory(
-            packages=tuple(sorted(self.packages, key=lambda p: (p.name, p.architecture))),
+            packages=tuple(sorted(packages, key=lambda p: (p.name, p.architecture))),
             distributions=tuple(sorted(self.distributions, key=lambda d: (d.key, d.path))),
-            listings=tuple(listings), incomplete=(*self.incomplete, *incomplete))
+            java=tuple(sorted(set(self.java), key=lambda j: (j.path, j.group, j.name,
+                                                              j.version))),
+            distro=release, listings=tuple(listings),
+            incomplete=(*self.incomplete, *incomplete), unread=tuple(self.unread))
 

@@ -103,7 +103,7 @@ def gather_facts(image: Reference, docker: Inspector, folders: Sequence[str] = (
     binary, head = fs.first_elf(candidates)
     return ImageFacts(platform=config.platform, labels=config.labels, binary=binary,
                       elf_head=head, has_shell=fs.is_file("/bin/sh"), has_dpkg=fs.is_file(DPKG),
-                      inventory=fs.inventory(folders))
+                      inventory=fs.inventory(folders), created=config.created)
 
 
 def _judge(in_image: _InImage, entry: ListEntry, facts: ImageFacts,

@@ -221,7 +221,8 @@ class Docker:
         return ImageConfig(platform=_platform(image.os, image.architecture, image.variant),
                            labels=dict(config.labels or {}),
                            entrypoint=tuple(config.entrypoint or ()),
-                           cmd=tuple(config.cmd or ()), env=tuple(config.env or ()))
+                           cmd=tuple(config.cmd or ()), env=tuple(config.env or ()),
+                           created=image.created)
 
     def export(self, ref: Reference, output: Path, *, max_bytes: int) -> None:
         """Write `ref`'s files to `output` as a tar, from a container that never starts.

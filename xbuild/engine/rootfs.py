@@ -2,29 +2,38 @@
 
 The tar is read once, front to back, in stream mode: each member's kind and link target are
 kept, and the first bytes of the files that may matter (the candidates' names, and every
-executable, since a candidate may reach one through symlinks). dpkg's status and Python's
-distribution metadata are read in the same pass, into an inventory (core/inventory.py). Memory
-stays bounded whatever the image holds (MAX_MEMBERS, MAX_NAME_BYTES, MAX_LISTED and the caps
-of core/inventory.py), and nothing from the image touches the disk outside the tar.
+executable, since a candidate may reach one through symlinks). dpkg's status, the packages'
+copyright files, the Debian release, Python's distribution metadata and the Java archives are
+read in the same pass, into an inventory (core/inventory.py); a Java archive is held in memory
+one at a time, up to MAX_ARCHIVE_BYTES. Memory stays bounded whatever the image holds
+(MAX_MEMBERS, MAX_NAME_BYTES, MAX_LISTED and the caps of core/inventory.py), and nothing from
+the image touches the disk outside the tar.
 """
 
 from __future__ import annotations
 
 import posixpath
 import tarfile
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from xbuild.core.errors import CommandFailed
 from xbuild.core.inventory import (
+    DEBIAN_VERSION,
     MAX_METADATA_BYTES,
+    MAX_RELEASE_BYTES,
     Inventory,
     InventoryBuilder,
     Listing,
+    distro,
+    is_copyright,
     is_dpkg_status,
     is_python_metadata,
+    is_release_file,
 )
+from xbuild.core.java_archives import MAX_ARCHIVE_BYTES, is_java_archive
+from xbuild.core.licences import MAX_COPYRIGHT_BYTES
 
 MAX_LINKS = 40
 # An image with more files, or longer names all told, is refused rather than indexed: each
@@ -115,7 +124,16 @@ class Rootfs:
             left -= len(listing.entries or ())
             listings.append(listing)
         over = [f"more than {MAX_LISTED} entries under {', '.join(folders)}"] if left < 0 else []
-        return self.found.build(listings, over)
+        licences = {p.name: self.found.copyrights.get(
+            self.resolve(f"/usr/share/doc/{p.name}/copyright") or "", ())
+            for p in self.found.packages}
+        return self.found.build(listings, over, licences=licences, release=self._release())
+
+    def _release(self) -> str:
+        def head(path: str) -> bytes:
+            return self.found.release_files.get(self.resolve(path) or "", b"")
+        return distro(head("/etc/os-release") or head("/usr/lib/os-release"),
+                      head("/" + DEBIAN_VERSION))
 
     def first_elf(self, candidates: Sequence[str]) -> tuple[str, bytes]:
         """The first candidate path that is an ELF binary, with its header bytes."""
@@ -158,19 +176,38 @@ def _forget_headers(tar: tarfile.TarFile) -> None:
 
 def _read_member(tar: tarfile.TarFile, member: tarfile.TarInfo, name: str, *,
                  wanted: set[str], heads: dict[str, bytes], found: InventoryBuilder) -> None:
-    """What a regular file tells: its head, or the packages or distribution it records."""
-    status, metadata = is_dpkg_status(name), is_python_metadata(name)
-    if not (status or metadata or name in wanted or member.mode & 0o111):
+    """What a regular file tells: what the inventory records of it, or its head."""
+    status = is_dpkg_status(name)
+    record = None if status else _recorder(name, member.size, found)
+    if not (status or record or name in wanted or member.mode & 0o111):
         return
     handle = tar.extractfile(member)
     if handle is None:
         return
     if status:
-        found.add_status(handle)
-    elif metadata:
-        found.add_metadata(handle.read(MAX_METADATA_BYTES), name)
+        found.add_status(handle)  # line by line, never whole
+    elif record:
+        reader, limit = record
+        reader(handle.read(limit), name)
     else:
         heads[name] = handle.read(HEAD_BYTES)
+
+
+def _recorder(name: str, size: int, found: InventoryBuilder
+              ) -> tuple[Callable[[bytes, str], None], int] | None:
+    """The inventory's reader of the file `name` and how many of its bytes it reads, or None
+    when it wants nothing of it; a Java archive over MAX_ARCHIVE_BYTES is noted and left."""
+    if is_python_metadata(name):
+        return found.add_metadata, MAX_METADATA_BYTES
+    if is_copyright(name):
+        return found.add_copyright, MAX_COPYRIGHT_BYTES
+    if is_release_file(name):
+        return found.add_release_file, MAX_RELEASE_BYTES
+    if is_java_archive(name):
+        if size <= MAX_ARCHIVE_BYTES:
+            return found.add_java_archive, MAX_ARCHIVE_BYTES
+        found.note(f"{name}: larger than {MAX_ARCHIVE_BYTES >> 20} MiB, not read")
+    return None
 
 
 def binary_candidates(entrypoint: Sequence[str] | None, cmd: Sequence[str] | None,

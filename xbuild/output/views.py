@@ -7,6 +7,7 @@ from collections.abc import Collection, Mapping, Sequence
 
 from xbuild.core.checks import Report, Verdict
 from xbuild.core.emulation import ArchStatus, execution_text
+from xbuild.core.inventory import Inventory
 from xbuild.core.plan import Plan
 from xbuild.core.platforms import sort_key
 from xbuild.core.results import RunReport, Status, TargetResult
@@ -202,3 +203,15 @@ def timeline_mermaid(report: RunReport, emulated: Collection[str] = (),
 
 def _mermaid_text(text: str) -> str:
     return text.replace(":", " ").replace("#", " ").replace(";", " ")
+
+
+def sbom_grid(ref: str, inventories: Sequence[tuple[str, Inventory]]) -> Grid:
+    """A row per arch: what its SBOM lists, and what a cap left out."""
+    rows = tuple(((arch, inv.distro or "?", str(len(inv.packages)),
+                   str(sum(1 for p in inv.packages if p.licences)),
+                   str(len(inv.distributions)), str(len(inv.java)),
+                   "; ".join((*inv.incomplete, *inv.unread)) or "-"), None)
+                 for arch, inv in inventories)
+    return Grid(title=f"SBOM of {ref}", headers=("arch", "release", "Debian packages",
+                                                  "with licence", "Python", "Java",
+                                                  "left out"), rows=rows)
