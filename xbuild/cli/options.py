@@ -57,6 +57,9 @@ ArchOpt = Annotated[list[str] | None, typer.Option(
     "--arch", "-a", help=f"Only these architectures (repeatable): {', '.join(ARCH_NAMES)}.",
     show_default=False)]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON on stdout.")]
+RefArg = Annotated[str, typer.Argument(
+    help="repository[:tag][@digest] of a list or one image, e.g. derekmerck/orthanc or "
+         "derekmerck/orthanc@sha256:...", show_default=False)]
 DECLARED: dict[str, Any] = {
     "images": Annotated[list[str] | None, typer.Argument(
         help="Images to act on (default: all). A child brings its in-matrix parents along.",

@@ -9,7 +9,7 @@ import typer
 
 import xbuild
 from xbuild.cli.common import State, app, finish, handles_errors, image_ref, parse_arches
-from xbuild.cli.options import ArchOpt, JsonOpt
+from xbuild.cli.options import ArchOpt, JsonOpt, RefArg
 from xbuild.core.errors import NothingToDo
 from xbuild.output.console import print_json
 from xbuild.output.views import sbom_grid
@@ -18,8 +18,7 @@ from xbuild.output.views import sbom_grid
 @app.command()
 @handles_errors
 def sbom(
-    ref: Annotated[str, typer.Argument(help="repository[:tag][@digest] of a list or one image, "
-                                            "e.g. derekmerck/orthanc", show_default=False)],
+    ref: RefArg,
     arch: ArchOpt = None,
     package: Annotated[str | None, typer.Option(
         "--package", "-p", help="Only this package's version per arch (a Debian package, a "

@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from xbuild.cli.common import State, app, finish, handles_errors, image_ref, parse_arches
-from xbuild.cli.options import ArchOpt, JsonOpt
+from xbuild.cli.options import ArchOpt, JsonOpt, RefArg
 from xbuild.core.imagespec import ImageSpec
 from xbuild.core.matrix import Matrix, load_matrix
 from xbuild.core.parity import NO_PARITY
@@ -19,9 +19,7 @@ from xbuild.output.console import print_json
 @app.command()
 @handles_errors
 def verify(
-    ref: Annotated[str, typer.Argument(help="repository[:tag][@digest], e.g. derekmerck/orthanc or "
-                                            "derekmerck/orthanc@sha256:...",
-                                       show_default=False)],
+    ref: RefArg,
     arch: ArchOpt = None,
     matrix: Annotated[Path | None, typer.Option(
         "--matrix", "-f", help="Matrix for expected arches, smoke commands and the default tag "
