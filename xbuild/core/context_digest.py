@@ -43,6 +43,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from xbuild.core.bounded_read import read_bounded
 from xbuild.core.dockerignore import IgnorePatternError, Matcher, MatchInfo, parse_ignore_file
 from xbuild.core.errors import ConfigError
 
@@ -52,6 +53,7 @@ _KINDS = {stat.S_IFREG: "file", stat.S_IFDIR: "dir", stat.S_IFLNK: "symlink",
           stat.S_IFBLK: "block"}
 _NO_XATTRS = (errno.ENOTSUP, errno.EOPNOTSUPP)
 _CHUNK = 1 << 20
+MAX_IGNORE_BYTES = 1 << 20  # an ignore file's patterns all run against every path
 
 
 class ContextError(ConfigError):
@@ -82,7 +84,7 @@ def load_matcher(context: Path, *, dockerfile: Path) -> Matcher:
     if path is None:
         return Matcher(patterns=())
     try:
-        return Matcher.from_patterns(parse_ignore_file(path.read_bytes()))
+        return Matcher.from_patterns(parse_ignore_file(read_bounded(path, MAX_IGNORE_BYTES)))
     except OSError as error:
         raise ContextError(f"{path}: cannot read: {error.strerror}") from error
     except IgnorePatternError as error:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 DESCRIPTION_LABEL = "org.opencontainers.image.description"
+MAX_BYTES = 4 << 20  # real Dockerfiles are a few KiB; this keeps a hostile one small
 
 
 def instructions(text: str) -> list[tuple[str, str]]:

@@ -15,11 +15,13 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from xbuild.core.bounded_read import read_bounded
 from xbuild.core.errors import MatrixError
 from xbuild.core.platforms import Arch, arch_named
 from xbuild.core.refs import quoted
 
 LOCK_NAME = "downloads.lock"
+MAX_LOCK_BYTES = 1 << 20  # some 7000 lines of `<sha256>  <url>`
 CONTEXT_NAME = "downloads"  # the named build context: `COPY --from=downloads jboss.zip /opt/`
 DOWNLOAD_KEYS = ("url", "sha256")
 ANY_ARCH = "*"
@@ -165,7 +167,7 @@ def render_lock(entries: Mapping[str, str]) -> str:
 
 def read_lock(path: Path) -> dict[str, str]:
     try:
-        text = path.read_text(encoding="utf-8")
+        text = read_bounded(path, MAX_LOCK_BYTES).decode("utf-8")
     except FileNotFoundError:
         return {}
     except (OSError, UnicodeDecodeError) as exc:

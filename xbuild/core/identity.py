@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from xbuild.core import dockerfile as df
+from xbuild.core.bounded_read import read_bounded
 from xbuild.core.context_digest import context_digest
 from xbuild.core.plan import Target
 
@@ -68,7 +69,7 @@ class Inputs:
 
 
 def read_source(context: Path, dockerfile: Path, parent_name: str | None) -> Source:
-    text = dockerfile.read_bytes()
+    text = read_bounded(dockerfile, df.MAX_BYTES)
     return Source(context=context_digest(context, dockerfile=dockerfile),
                   dockerfile=hashlib.sha256(text).hexdigest(),
                   bases=external_bases(text.decode("utf-8", errors="replace"), parent_name))

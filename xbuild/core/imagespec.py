@@ -11,6 +11,7 @@ from typing import Any
 
 from xbuild.core import dockerfile as df
 from xbuild.core import refs
+from xbuild.core.bounded_read import read_bounded
 from xbuild.core.downloads import ImageDownloads, parse_downloads
 from xbuild.core.platforms import ARCH_NAMES, Arch, arch_named, sort_key
 from xbuild.core.refs import Reference, quoted
@@ -280,7 +281,7 @@ def with_dockerfile_facts(spec: ImageSpec, parent_name: Reference | None,
 def _read_dockerfile(spec: ImageSpec, doc: Doc) -> str:
     key = f"images.{spec.name}.dockerfile"
     try:
-        return spec.dockerfile.read_text(encoding="utf-8")
+        return read_bounded(spec.dockerfile, df.MAX_BYTES).decode("utf-8")
     except UnicodeDecodeError as exc:
         raise doc.error(key, f"{spec.dockerfile} is not UTF-8 (byte {exc.start})") from None
     except OSError as exc:

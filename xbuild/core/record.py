@@ -14,6 +14,7 @@ from xbuild.core.refs import DIGEST_RE, quoted
 from xbuild.core.results import RunReport
 
 RECORD_NAME = "build-record.json"
+MAX_BYTES = 4 << 20  # some 10000 targets
 VERSION = 1
 _FIELDS = ("target", "image", "arch", "ref", "identity", "digest")
 
@@ -44,7 +45,7 @@ def parse(path: Path, text: str) -> tuple[str, str, tuple[Entry, ...]]:
     """(namespace, tag, entries) of a record; ConfigError naming the file when it is not one."""
     try:
         data = json.loads(text)
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: nested deeper than json can read
         raise ConfigError(f"{path}: not a build record (not JSON)") from None
     if not isinstance(data, dict) or data.get("version") != VERSION \
             or not isinstance(data.get("targets"), list):

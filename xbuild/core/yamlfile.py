@@ -10,6 +10,7 @@ from typing import Any
 
 import yaml
 
+from xbuild.core.bounded_read import read_bounded
 from xbuild.core.errors import MatrixError
 from xbuild.core.refs import quoted
 
@@ -83,9 +84,7 @@ def read_yaml(path: Path, doc: Doc, *, expected: str) -> dict[str, Any]:
 
 def _read_text(path: Path, doc: Doc) -> str:
     try:
-        if path.stat().st_size > MAX_BYTES:
-            raise doc.error("", f"larger than {MAX_BYTES // 1024} KiB; not a matrix")
-        return path.read_text(encoding="utf-8")
+        return read_bounded(path, MAX_BYTES).decode("utf-8")
     except FileNotFoundError:
         raise doc.error("", "no such file (pass another with -f/--matrix)") from None
     except UnicodeDecodeError as exc:

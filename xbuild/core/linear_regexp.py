@@ -1,0 +1,180 @@
+"""The Go regular expressions that `.dockerignore` patterns compile to, matched in linear time.
+
+moby/patternmatcher hands each pattern's regexp to Go's `regexp` (RE2), whose time is linear in
+the path. Python's `re` backtracks: `**/**/**/**/a` (`^(.*/)?(.*/)?(.*/)?(.*/)?a$`) or
+`*a*a*a*b` took seconds to minutes on a path of a few hundred characters, so a context folder's
+`.dockerignore` could hang a runner. Here the regexp is read into steps and run as an NFA (one
+set of states per character, Thompson's construction), with the state sets cached as a DFA
+would, so each character costs one lookup once the cache is warm: O(len(path) x steps) at worst.
+
+The grammar is only what `dockerignore.translate` produces: literals and `\\x` escapes, classes
+`[...]` / `[^...]` (Go's syntax, ranges), `[^/]`, `[^/]*`, `.*`, `(.*/)?`, and `^` (an anchor:
+a pattern's own `^` never matches after the start). Go's `.` matches anything but a newline, as
+Python's does; a class (`[^/]` too) matches a newline. Match is whole-string.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from enum import Enum
+
+_CLASS_SPECIAL = frozenset("\\]^-[&~|")  # chars that need a backslash inside a Python class
+_CACHE_LIMIT = 4096  # cached state sets per pattern; cleared beyond, so memory stays bounded
+
+
+class UnsupportedRegexp(ValueError):
+    """A regexp Go would read as something other than literal text (`\\d`, `[[:alpha:]]`)."""
+
+
+class Kind(Enum):
+    CHAR = "char"  # one character the class accepts, once or (repeat) any number of times
+    ANCHOR = "anchor"  # `^`: matches only at the start
+    DIRS = "dirs"  # `(.*/)?`: nothing, or anything up to and including a slash
+
+
+@dataclass(frozen=True, slots=True)
+class Step:
+    kind: Kind
+    accepts: re.Pattern[str] | None = None  # one character, for CHAR
+    repeat: bool = False
+
+
+_NOT_SLASH = re.compile("[^/]")
+_NOT_NEWLINE = re.compile(".")
+
+
+@dataclass(frozen=True, slots=True)
+class LinearRegexp:
+    steps: tuple[Step, ...]
+    _cache: dict[tuple[frozenset[int], str], frozenset[int]] = field(
+        default_factory=dict, compare=False, repr=False)
+
+    def fullmatch(self, text: str) -> bool:
+        states = self._closure({0}, at_start=True)
+        for ch in text:
+            key = (states, ch)
+            following = self._cache.get(key)
+            if following is None:
+                if len(self._cache) >= _CACHE_LIMIT:
+                    self._cache.clear()
+                following = self._cache[key] = self._advance(states, ch)
+            if not following:
+                return False
+            states = following
+        return len(self.steps) in states
+
+    def _inner(self, index: int) -> int:
+        """The state inside `(.*/)?` at step `index`: its `.*` is being read."""
+        return len(self.steps) + 1 + index
+
+    def _advance(self, states: frozenset[int], ch: str) -> frozenset[int]:
+        reached: set[int] = set()
+        count = len(self.steps)
+        for state in states:
+            if state > count:  # inside a `(.*/)?`
+                index = state - count - 1
+                if ch != "\n":
+                    reached.add(state)
+                if ch == "/":
+                    reached.add(index + 1)
+            elif state < count and (step := self.steps[state]).kind is Kind.CHAR:
+                assert step.accepts is not None
+                if step.accepts.fullmatch(ch):
+                    reached.add(state if step.repeat else state + 1)
+        return self._closure(reached, at_start=False)
+
+    def _closure(self, states: set[int], *, at_start: bool) -> frozenset[int]:
+        """`states` and every state reached from them without reading a character."""
+        todo, seen = list(states), set(states)
+        while todo:
+            state = todo.pop()
+            if state >= len(self.steps):
+                continue
+            step = self.steps[state]
+            following: list[int] = []
+            if step.kind is Kind.DIRS:
+                following = [state + 1, self._inner(state)]
+            elif step.repeat or (step.kind is Kind.ANCHOR and at_start):
+                following = [state + 1]
+            for new in following:
+                if new not in seen:
+                    seen.add(new)
+                    todo.append(new)
+        return frozenset(seen)
+
+
+def compile_go(go_regexp: str) -> LinearRegexp:
+    """Read `^...$` as `dockerignore.translate` writes it; UnsupportedRegexp if Go would read
+    something there that is not a literal, a class or one of the wildcard forms."""
+    body = go_regexp.removeprefix("^").removesuffix("$")
+    steps: list[Step] = []
+    i = 0
+    while i < len(body):
+        if body.startswith("(.*/)?", i):
+            steps.append(Step(Kind.DIRS))
+            i += 6
+        elif body.startswith(".*", i):
+            steps.append(Step(Kind.CHAR, _NOT_NEWLINE, repeat=True))
+            i += 2
+        elif body[i] == "^":
+            steps.append(Step(Kind.ANCHOR))
+            i += 1
+        else:
+            accepts, i = _one_char(body, i)
+            repeat = body[i:i + 1] == "*"
+            steps.append(Step(Kind.CHAR, accepts, repeat=repeat))
+            i += repeat
+    return LinearRegexp(tuple(steps))
+
+
+def _one_char(body: str, i: int) -> tuple[re.Pattern[str], int]:
+    if body.startswith("[^/]", i):
+        return _NOT_SLASH, i + 4
+    if body[i] == "[":
+        python, i = _python_class(body, i + 1)
+        return re.compile(python), i
+    if body[i] == "\\":
+        return re.compile(re.escape(_escaped(body, i))), i + 2
+    return re.compile(re.escape(body[i])), i + 1
+
+
+def _python_class(go_regexp: str, i: int) -> tuple[str, int]:
+    """The Python form of the Go class starting after `[` at `i`, and the index after it."""
+    parts = ["["]
+    if go_regexp[i:i + 1] == "^":
+        parts.append("^")
+        i += 1
+    first = True  # Go reads a `]` right after `[` or `[^` as a literal
+    while first or go_regexp[i:i + 1] != "]":
+        if i >= len(go_regexp):
+            raise UnsupportedRegexp("missing ]")
+        if go_regexp.startswith("[:", i) and ":]" in go_regexp[i + 2:]:
+            raise UnsupportedRegexp("POSIX class is not supported")
+        first = False
+        lo, i = _class_char(go_regexp, i)
+        hi = lo
+        if go_regexp[i:i + 1] == "-" and go_regexp[i + 1:i + 2] not in ("", "]"):
+            hi, i = _class_char(go_regexp, i + 1)
+            if hi < lo:
+                raise UnsupportedRegexp(f"invalid range {lo}-{hi}")
+        parts.append(_in_class(lo) if hi == lo else f"{_in_class(lo)}-{_in_class(hi)}")
+    return "".join(parts) + "]", i + 1
+
+
+def _class_char(go_regexp: str, i: int) -> tuple[str, int]:
+    if go_regexp[i] == "\\":
+        return _escaped(go_regexp, i), i + 2
+    return go_regexp[i], i + 1
+
+
+def _in_class(ch: str) -> str:
+    return "\\" + ch if ch in _CLASS_SPECIAL else ch
+
+
+def _escaped(go_regexp: str, i: int) -> str:
+    """The literal that Go's regexp reads for the escape at `i`, if it is one (parseEscape)."""
+    ch = go_regexp[i + 1:i + 2]
+    if ch and ch.isascii() and not ch.isalnum():
+        return ch
+    raise UnsupportedRegexp(f"escape \\{ch} is not supported")
