@@ -15,8 +15,9 @@ Python's does; a class (`[^/]` too) matches a newline. Match is whole-string.
 
 from __future__ import annotations
 
+import functools
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from enum import Enum
 
 _CLASS_SPECIAL = frozenset("\\]^-[&~|")  # chars that need a backslash inside a Python class
@@ -36,22 +37,42 @@ class Kind(Enum):
 @dataclass(frozen=True, slots=True)
 class Step:
     kind: Kind
-    accepts: re.Pattern[str] | None = None  # one character, for CHAR
+    accepts: re.Pattern[str] | str | None = None  # one character (a str: that one), for CHAR
     repeat: bool = False
+
+    def takes(self, ch: str) -> bool:
+        if isinstance(self.accepts, str):
+            return ch == self.accepts
+        return self.accepts is not None and self.accepts.fullmatch(ch) is not None
 
 
 _NOT_SLASH = re.compile("[^/]")
 _NOT_NEWLINE = re.compile(".")
+_ANY_DIRS = Step(Kind.DIRS)
+_ANY = Step(Kind.CHAR, _NOT_NEWLINE, repeat=True)
 
 
-@dataclass(frozen=True, slots=True)
 class LinearRegexp:
-    steps: tuple[Step, ...]
-    _cache: dict[tuple[frozenset[int], str], frozenset[int]] = field(
-        default_factory=dict, compare=False, repr=False)
+    """States 0..len(steps) (the last accepts), and len(steps)+1+i inside the `(.*/)?` of step
+    i. Each state's closure (what it reaches without reading) is computed once."""
+
+    __slots__ = ("_cache", "_closures", "_start", "steps")
+
+    def __init__(self, steps: tuple[Step, ...]) -> None:
+        self.steps = steps
+        self._closures = tuple(self._closure({state}, at_start=False)
+                               for state in range(2 * len(steps) + 1))
+        self._start = self._closure({0}, at_start=True)
+        self._cache: dict[tuple[frozenset[int], str], frozenset[int]] = {}
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, LinearRegexp) and other.steps == self.steps
+
+    def __hash__(self) -> int:
+        return hash(self.steps)
 
     def fullmatch(self, text: str) -> bool:
-        states = self._closure({0}, at_start=True)
+        states = self._start
         for ch in text:
             key = (states, ch)
             following = self._cache.get(key)
@@ -64,37 +85,32 @@ class LinearRegexp:
             states = following
         return len(self.steps) in states
 
-    def _inner(self, index: int) -> int:
-        """The state inside `(.*/)?` at step `index`: its `.*` is being read."""
-        return len(self.steps) + 1 + index
-
     def _advance(self, states: frozenset[int], ch: str) -> frozenset[int]:
         reached: set[int] = set()
         count = len(self.steps)
         for state in states:
             if state > count:  # inside a `(.*/)?`
-                index = state - count - 1
                 if ch != "\n":
                     reached.add(state)
                 if ch == "/":
-                    reached.add(index + 1)
-            elif state < count and (step := self.steps[state]).kind is Kind.CHAR:
-                assert step.accepts is not None
-                if step.accepts.fullmatch(ch):
-                    reached.add(state if step.repeat else state + 1)
-        return self._closure(reached, at_start=False)
+                    reached.add(state - count)  # the step after that `(.*/)?`
+            elif state < count and (step := self.steps[state]).kind is Kind.CHAR \
+                    and step.takes(ch):
+                reached.add(state if step.repeat else state + 1)
+        return frozenset().union(*(self._closures[state] for state in reached))
 
     def _closure(self, states: set[int], *, at_start: bool) -> frozenset[int]:
         """`states` and every state reached from them without reading a character."""
         todo, seen = list(states), set(states)
+        count = len(self.steps)
         while todo:
             state = todo.pop()
-            if state >= len(self.steps):
+            if state >= count:
                 continue
             step = self.steps[state]
             following: list[int] = []
             if step.kind is Kind.DIRS:
-                following = [state + 1, self._inner(state)]
+                following = [state + 1, count + 1 + state]
             elif step.repeat or (step.kind is Kind.ANCHOR and at_start):
                 following = [state + 1]
             for new in following:
@@ -104,39 +120,51 @@ class LinearRegexp:
         return frozenset(seen)
 
 
+@functools.lru_cache(maxsize=1024)
 def compile_go(go_regexp: str) -> LinearRegexp:
     """Read `^...$` as `dockerignore.translate` writes it; UnsupportedRegexp if Go would read
-    something there that is not a literal, a class or one of the wildcard forms."""
+    something there that is not a literal, a class or one of the wildcard forms. Runs of
+    wildcards that match the same strings are one step (`(.*/)?(.*/)?` is `(.*/)?`)."""
     body = go_regexp.removeprefix("^").removesuffix("$")
     steps: list[Step] = []
     i = 0
     while i < len(body):
         if body.startswith("(.*/)?", i):
-            steps.append(Step(Kind.DIRS))
-            i += 6
+            step, i = _ANY_DIRS, i + 6
         elif body.startswith(".*", i):
-            steps.append(Step(Kind.CHAR, _NOT_NEWLINE, repeat=True))
-            i += 2
+            step, i = _ANY, i + 2
         elif body[i] == "^":
-            steps.append(Step(Kind.ANCHOR))
-            i += 1
+            step, i = Step(Kind.ANCHOR), i + 1
         else:
             accepts, i = _one_char(body, i)
             repeat = body[i:i + 1] == "*"
-            steps.append(Step(Kind.CHAR, accepts, repeat=repeat))
-            i += repeat
+            step, i = Step(Kind.CHAR, accepts, repeat=repeat), i + repeat
+        _append(steps, step)
     return LinearRegexp(tuple(steps))
 
 
-def _one_char(body: str, i: int) -> tuple[re.Pattern[str], int]:
+def _append(steps: list[Step], step: Step) -> None:
+    """Add `step`, merged with the last one where the two match what one of them does."""
+    last = steps[-1] if steps else None
+    if last is not None and step.repeat and last == step:
+        return  # X*X* is X*; (.*/)?(.*/)? is (.*/)?
+    if last is not None and step == _ANY and last == _ANY_DIRS:
+        steps[-1] = _ANY  # (.*/)?.* is .*
+        return
+    if last is not None and step == _ANY_DIRS and last == _ANY_DIRS:
+        return
+    steps.append(step)
+
+
+def _one_char(body: str, i: int) -> tuple[re.Pattern[str] | str, int]:
     if body.startswith("[^/]", i):
         return _NOT_SLASH, i + 4
     if body[i] == "[":
         python, i = _python_class(body, i + 1)
         return re.compile(python), i
     if body[i] == "\\":
-        return re.compile(re.escape(_escaped(body, i))), i + 2
-    return re.compile(re.escape(body[i])), i + 1
+        return _escaped(body, i), i + 2
+    return body[i], i + 1
 
 
 def _python_class(go_regexp: str, i: int) -> tuple[str, int]:
