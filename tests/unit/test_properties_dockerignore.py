@@ -93,7 +93,8 @@ def test_linear_matcher_agrees_with_backtracking_re(pattern: str, paths: list[st
 
 def seconds_for(pattern: str, path: str) -> float:
     """The best of three matches of one path, as the walk matches each entry (its parents'
-    answers inherited); `Matcher.matches` would also match every parent folder, as MatchesOrParentMatches does."""
+    answers inherited); `Matcher.matches` would also match every parent folder, as
+    MatchesOrParentMatches does."""
     best = float("inf")
     for _ in range(3):
         compiled = Matcher.from_patterns([pattern]).patterns[0]
