@@ -158,8 +158,8 @@ def test_a_build_job_logs_in_builds_its_arch_and_uploads_record_and_logs(small: 
     assert job["name"] == "build arm32v7"
     assert [s.get("uses") or s["run"] for s in steps(job)] == [
         "actions/checkout@v4", "sudo bash ci/setup.sh\n", "docker/login-action@v3",
-        '.venv/bin/xbuild all --push --verify --arch arm32v7 --log-dir "$RUNNER_TEMP/xbuild-runs" '
-        '--namespace "$NAMESPACE"\n',
+        '.venv/bin/xbuild all --push --verify --locked --arch arm32v7 --log-dir '
+        '"$RUNNER_TEMP/xbuild-runs" --namespace "$NAMESPACE"\n',
         "actions/upload-artifact@v4", "actions/upload-artifact@v4"]
     assert steps(job)[0]["with"] == {"persist-credentials": False}
     assert steps(job)[2]["with"] == LOGIN_SECRETS  # Docker Hub: no registry input
@@ -205,7 +205,7 @@ def test_a_matrix_below_the_checkout_root_is_named_from_the_root(tmp_path: Path)
     (tmp_path / "sub").mkdir()
     doc = workflow(write_matrix_file(tmp_path / "sub", small_doc()))
     assert steps(doc["jobs"]["build-amd64"])[3]["run"] == (
-        '.venv/bin/xbuild all -f sub/matrix.yml --push --verify --arch amd64 '
+        '.venv/bin/xbuild all -f sub/matrix.yml --push --verify --locked --arch amd64 '
         '--log-dir "$RUNNER_TEMP/xbuild-runs" --namespace "$NAMESPACE"\n')
     assert '.venv/bin/xbuild manifest -f sub/matrix.yml --namespace "$NAMESPACE" "${from[@]}"' \
         in steps(doc["jobs"]["merge"])[4]["run"]

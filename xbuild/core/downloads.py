@@ -277,13 +277,37 @@ def needs(targets: Iterable[tuple[str, str, Arch]],
                  for url, source in sources.items())
 
 
+def unpinned(wanted: Iterable[Need], matrix_file: Path) -> list[str]:
+    """`--locked`: one line per download whose checksum matrix.yml does not pin and no lock
+    lists, naming the file and key (as cargo's and npm's --locked refuse a lock that would
+    change). Checked before anything is fetched."""
+    lines: dict[str, None] = {}
+    for need in wanted:
+        if need.source.sha256:
+            continue
+        locks = ", ".join(map(str, need.lock_paths))
+        for image, _, name in need.users:
+            lines[f"{matrix_file}: images.{image}.downloads.{name}: {need.source.url} is not "
+                  f"pinned: no sha256 there and no line in {locks} (--locked)"] = None
+    return list(lines)
+
+
+def unlocked(need: Need) -> Need:
+    """`need` with a checksum only matrix.yml pins: what the lock says is fetched afresh and
+    recorded again (`xbuild fetch --update-lock`)."""
+    if need.source.pinned_in == "matrix.yml":
+        return need
+    return Need(source=Source(url=need.source.url, sha256=None), lock_paths=need.lock_paths,
+                users=need.users)
+
+
 def _stricter(known: Source | None, other: Source) -> Source:
     if known is None or not other.sha256:
         return known or other
     if known.sha256 and known.sha256 != other.sha256:
         raise MatrixError(f"{other.url}: {known.pinned_in} requires sha256 {known.sha256} "
                           f"but {other.pinned_in} requires {other.sha256}")
-    return known if known.sha256 else other
+    return known if known.sha256 and other.pinned_in != "matrix.yml" else other
 
 
 Redirects = tuple[tuple[str, tuple[str, ...]], ...]  # host -> hosts it may redirect to

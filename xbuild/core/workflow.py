@@ -184,8 +184,9 @@ def _build_job(arch: Arch, labels: tuple[str, ...], spec: WorkflowSpec) -> dict[
             {"name": f"Build, verify and push {arch.name}",
              # --arch leaves the other arches out, so no list is published here: the merge
              # job does that once, from the records, which name only images that passed
-             # --verify.
-             "run": _xbuild(spec, "all", "--push", "--verify", "--arch", arch.name,
+             # --verify. --locked: a download nothing pins fails the job before anything is
+             # fetched, rather than being trusted on first use on a runner.
+             "run": _xbuild(spec, "all", "--push", "--verify", "--locked", "--arch", arch.name,
                             "--log-dir", f'"$RUNNER_TEMP/{RUNS}"') + "\n"},
             {"name": "Upload the build record", "if": "always()", "uses": UPLOAD,
              "with": {"name": RECORD_ARTIFACT + arch.name,

@@ -11,8 +11,8 @@ from pathlib import Path
 
 from xbuild.core import record
 from xbuild.core.buildspec import Pairs, image_source
-from xbuild.core.downloads import Need, Redirects, needs
-from xbuild.core.errors import ConfigError, SelectionError
+from xbuild.core.downloads import Need, Redirects, needs, unpinned
+from xbuild.core.errors import ConfigError, MatrixError, SelectionError
 from xbuild.core.matrix import Matrix
 from xbuild.core.nodes import DEFAULT, Node, NodeMap, cross_node_problem, emulated
 from xbuild.core.plan import Plan, Target
@@ -50,6 +50,7 @@ class BuildSettings:
     mirror: str | None = None  # fetch downloads from here instead of their own hosts
     rebuild: frozenset[str] = frozenset()  # images to build even if up to date; "*": all
     builders: NodeMap | None = None  # where each arch builds; None: matrix.yml's builders
+    locked: bool = False  # every download pinned or locked, or nothing runs (--locked)
 
 
 def preflight(targets: Sequence[Target], nodes: NodeMap, kit: Tools) -> set[str]:
@@ -102,18 +103,23 @@ def base_contexts(matrix: Matrix, plan: Plan, resolution: Resolution,
     return {arch: tuple(pairs) for arch, pairs in contexts.items()}
 
 
-def downloads_wanted(matrix: Matrix, plan: Plan,
-                     targets: Sequence[Target] | None = None) -> tuple[Need, ...]:
+def downloads_wanted(matrix: Matrix, plan: Plan, targets: Sequence[Target] | None = None,
+                     *, locked: bool = False) -> tuple[Need, ...]:
     """What `targets` (default: the plan's) need fetched; raises MatrixError on conflicting
-    pins. Pure."""
+    pins and, `locked`, naming each download neither pinned nor locked. Pure."""
     chosen = plan.targets if targets is None else targets
-    return needs(((t.image, t.key, t.arch) for t in chosen),
-                 lambda image: matrix.image(image).downloads)
+    wanted = needs(((t.image, t.key, t.arch) for t in chosen),
+                   lambda image: matrix.image(image).downloads)
+    if locked and (lines := unpinned(wanted, matrix.path)):
+        raise MatrixError("\n".join(lines))
+    return wanted
 
 
 def fetch_downloads(wanted: Sequence[Need], *, mirror: str | None, dry_run: bool,
-                    staging: Path, console: Console, redirects: Redirects = ()) -> Prefetched:
-    """Every download the plan's builds need, fetched once for all arches."""
+                    staging: Path, console: Console, redirects: Redirects = (),
+                    updating: bool = False) -> Prefetched:
+    """Every download the plan's builds need, fetched once for all arches. A lock that
+    changed is a warning, unless `updating` it is what was asked (fetch --update-lock)."""
     if not wanted:
         return Prefetched()
     from xbuild.host.downloader import Fetcher  # only a run with downloads pays for its import
@@ -122,7 +128,12 @@ def fetch_downloads(wanted: Sequence[Need], *, mirror: str | None, dry_run: bool
                       on_retry=lambda line: console.warn(f"retrying {line}"))
     where = f" from mirror {mirror}" if mirror else ""
     with console.group(f"downloads: {len(wanted)} file(s){where}"):
-        return prefetch(wanted, fetcher, staging, console.say, dry_run=dry_run)
+        fetched = prefetch(wanted, fetcher, staging, console.say, dry_run=dry_run)
+    for lock in fetched.recorded:
+        (console.note if updating else console.warn)(
+            f"{lock} changed: it now holds the checksums of downloads nothing pinned, as "
+            "first fetched; review and commit it (--locked refuses such downloads)")
+    return fetched
 
 
 def check_secrets(targets: Sequence[Target]) -> None:
@@ -155,7 +166,7 @@ def build(matrix: Matrix, plan: Plan, settings: BuildSettings, console: Console,
           kit: Tools | None = None) -> RunReport:
     """Every step of a build; `kit` replaces the real engine, shell and registry (tests)."""
     started = time.monotonic()
-    downloads_wanted(matrix, plan)  # invalid input stops here, before anything runs
+    downloads_wanted(matrix, plan, locked=settings.locked)  # bad input stops here, first
     kit = kit or tools(console, dry_run=settings.dry_run)
     resolution = resolve(matrix, plan, kit.registry, push=settings.push and not settings.dry_run,
                          rebuild=settings.rebuild)

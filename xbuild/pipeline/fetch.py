@@ -1,10 +1,12 @@
-"""`xbuild fetch`: the selected builds' downloads into the cache, and optionally a mirror."""
+"""`xbuild fetch`: the selected builds' downloads into the cache, and optionally a mirror.
+`--update-lock` is the one deliberate way to accept new files under unpinned URLs."""
 
 from __future__ import annotations
 
 import tempfile
 from pathlib import Path
 
+from xbuild.core.downloads import unlocked
 from xbuild.core.matrix import Matrix
 from xbuild.core.plan import Plan
 from xbuild.host.prefetch import Prefetched, write_mirror
@@ -13,11 +15,16 @@ from xbuild.pipeline.build import downloads_wanted, fetch_downloads
 
 
 def fetch(matrix: Matrix, plan: Plan, *, mirror: str | None, into: Path | None,
-          console: Console) -> Prefetched:
-    wanted = downloads_wanted(matrix, plan)
+          console: Console, locked: bool = False, update_lock: bool = False) -> Prefetched:
+    """`locked`: refuse before fetching anything neither pinned nor locked. `update_lock`:
+    what the locks list is fetched afresh and recorded again (matrix.yml's pins hold)."""
+    wanted = downloads_wanted(matrix, plan, locked=locked)
+    if update_lock:
+        wanted = tuple(map(unlocked, wanted))
     with tempfile.TemporaryDirectory(prefix="xbuild-fetch-") as staging:
         fetched = fetch_downloads(wanted, mirror=mirror, dry_run=False, staging=Path(staging),
-                                  console=console, redirects=matrix.redirects)
+                                  console=console, redirects=matrix.redirects,
+                                  updating=update_lock)
     if into is not None:
         for path in write_mirror(fetched.files, into):
             console.note(f"mirrored {path}")
