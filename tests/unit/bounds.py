@@ -10,6 +10,7 @@ includes every object a parser builds) and assert the bound itself.
 
 from __future__ import annotations
 
+import os
 import time
 import tracemalloc
 from collections.abc import Callable
@@ -33,7 +34,7 @@ def timed(parser: str, call: Callable[[], T], *, test: str = "") -> T:
     finally:
         elapsed = time.perf_counter() - start
         if elapsed > SLOWEST.get(parser, (0.0, ""))[0]:
-            SLOWEST[parser] = (elapsed, test)
+            SLOWEST[parser] = (elapsed, repr(test) if test else _current_test())
         assert elapsed < ASSERTED_SECONDS, f"{parser}: {elapsed:.2f} s on one input"
 
 
@@ -55,3 +56,8 @@ def within_bounds(parser: str, call: Callable[[], T], *, test: str) -> T:
     peak = peak_bytes(call)
     assert peak < BOUND_BYTES, f"{parser}: {peak / 1e6:.0f} MB on one input ({test})"
     return result
+
+
+def _current_test() -> str:
+    """The running test's name and parameters, as pytest sets them for the process."""
+    return os.environ.get("PYTEST_CURRENT_TEST", "").split(" ")[0].rpartition("::")[2]
