@@ -74,15 +74,23 @@ _UNSAFE = re.compile(r"[\x00-\x1f\x7f\\]")
 def url_problem(url: str) -> str | None:
     """Why `url` may not be downloaded, or None. Strict: http(s), a real host, no user or
     password, no fragment, and no `.`/`..` segment even when percent-encoded."""
-    parts = urllib.parse.urlsplit(url)
-    if len(url) > 2048 or any(c.isspace() for c in url) or parts.scheme not in ("http",
-                                                                                 "https"):
+    parts = _split(url)
+    if parts is None or len(url) > 2048 or any(c.isspace() for c in url) \
+            or parts.scheme not in ("http", "https"):
         return "is not an http(s) URL (one, with no whitespace, of at most 2048 characters)"
     if "@" in parts.netloc:
         return "carries a user or password: give credentials to no URL in matrix.yml"
     if parts.fragment:
         return "has a #fragment, which a server never sees"
     return _host_problem(parts) or _path_problem(parts.path)
+
+
+def _split(url: str) -> urllib.parse.SplitResult | None:
+    """urlsplit, or None where it raises (`https://[::1/x`: an unclosed IPv6 bracket)."""
+    try:
+        return urllib.parse.urlsplit(url)
+    except ValueError:
+        return None
 
 
 def _host_problem(parts: urllib.parse.SplitResult) -> str | None:
@@ -333,7 +341,9 @@ def parse_redirects(value: object, error_at: ErrorAt) -> Redirects:
 def redirect_problem(origin: str, target: str, redirects: Redirects) -> str | None:
     """Why a download of `origin` may not follow a redirect to `target`, or None: it may not
     leave https, nor go to a host matrix.yml does not allow for the origin's host."""
-    was, goes = urllib.parse.urlsplit(origin), urllib.parse.urlsplit(target)
+    was, goes = _split(origin), _split(target)
+    if was is None or goes is None:
+        return "is not a URL"
     if goes.scheme != "https" and not (was.scheme == "http" and goes.scheme == "http"):
         return f"{was.scheme} may not be redirected to {goes.scheme or 'no scheme'}"
     if problem := url_problem(target):
@@ -353,7 +363,8 @@ _BRANCH = re.compile(r"/refs/heads/|/archive/(?!refs/tags/)(?![0-9a-f]{40}\.)(?!
 def names_a_branch(url: str) -> bool:
     """Whether a URL names a branch (`refs/heads/...`, or a GitHub-style `archive/<name>`
     that is neither a 40-hex commit nor a version-like tag): its content moves."""
-    return bool(_BRANCH.search(urllib.parse.urlsplit(url).path))
+    parts = _split(url)
+    return parts is not None and bool(_BRANCH.search(parts.path))
 
 
 def branch_warnings(image: str, downloads: ImageDownloads | None) -> list[str]:
