@@ -176,3 +176,14 @@ def test_worst_runner_options_within_bounds(value: str) -> None:
         except SelectionError as error:
             return error
     within_bounds("workflow.parse_runners", parse, test=value[:12])
+
+
+def test_records_that_disagree_over_a_hostile_target_name_say_so_on_one_line() -> None:
+    entry = record.Entry(target="x\n::error::owned", image="x", arch="amd64", ref="n/x:t",
+                         identity=DIGEST, digest=DIGEST)
+    other = record.Entry(target=entry.target, image="x", arch="amd64", ref="n/x:t",
+                         identity="sha256:" + "cd" * 32, digest=DIGEST)
+    with pytest.raises(ConfigError) as caught:
+        record.merge([(Path("one.json"), [entry]), (Path("two.json"), [other])])
+    assert str(caught.value).startswith("x ::error::owned: one.json and two.json disagree")
+    assert "\n" not in str(caught.value)

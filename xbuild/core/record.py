@@ -12,6 +12,7 @@ from typing import Any
 from xbuild.core.errors import ConfigError
 from xbuild.core.refs import DIGEST_RE, quoted
 from xbuild.core.results import RunReport
+from xbuild.core.text import printable
 
 RECORD_NAME = "build-record.json"
 MAX_BYTES = 4 << 20  # some 10000 targets
@@ -74,8 +75,9 @@ def merge(records: Iterable[tuple[Path, Sequence[Entry]]]) -> dict[str, Entry]:
             seen = merged.get(entry.target)
             if seen is not None and (seen[1].identity, seen[1].digest) != (entry.identity,
                                                                            entry.digest):
-                raise ConfigError(f"{entry.target}: {seen[0]} and {path} disagree (identity "
-                                  f"{seen[1].identity[:19]} vs {entry.identity[:19]}); "
-                                  "records of different runs cannot be merged")
+                raise ConfigError(f"{printable(entry.target)}: {seen[0]} and {path} disagree "
+                                  f"(identity {seen[1].identity[:19]} vs "
+                                  f"{entry.identity[:19]}); records of different runs cannot "
+                                  "be merged")
             merged[entry.target] = (path, entry)
     return {target: entry for target, (_, entry) in merged.items()}

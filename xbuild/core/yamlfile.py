@@ -49,7 +49,8 @@ class Doc:
         self.path = path
 
     def error(self, key: str, message: str) -> MatrixError:
-        where = f"{self.path}: {key}: " if key else f"{self.path}: "
+        """One line: a key is YAML's to spell (`"a\nb": 1`), so it is made printable."""
+        where = f"{self.path}: {printable(key)}: " if key else f"{self.path}: "
         return MatrixError(where + message)
 
 
