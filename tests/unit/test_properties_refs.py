@@ -68,10 +68,11 @@ def references(draw: st.DrawFn) -> str:
     Hypothesis' from_regex), long ones included: up to 4 components of up to 64 characters."""
     host = draw(st.one_of(st.just(""), _hosts.map(lambda h: h + "/")))
     parts = draw(st.lists(_components, min_size=1, max_size=4))
+    parts[-1] += draw(st.sampled_from(["", "a" * 64]))
+    parts += draw(st.sampled_from([[], ["b" * 200]]))
     if not host and len(parts) > 1:  # docker reads a first part with a dot as a host
         parts[0] = parts[0].replace(".", "_")
     path = "/".join(parts)
-    path += draw(st.sampled_from(["", "a" * 64, "/" + "b" * 200]))
     tag = draw(st.one_of(st.just(""), _tags.map(lambda t: ":" + t)))
     digest = draw(st.sampled_from(["", "@" + DIGEST]))
     return host + path + tag + digest
@@ -79,6 +80,7 @@ def references(draw: st.DrawFn) -> str:
 
 @given(references())
 @example("0_0.0")  # found by this test: one component with a dot was read as a registry host
+@example("0_0_0/" + "b" * 200)  # over 255 with its second component
 @example("localhost")
 def test_names_of_the_grammar_round_trip(text: str) -> None:
     name = text.partition("@")[0]
