@@ -33,9 +33,9 @@ from tests.unit.bounds import BOUND_SECONDS, FIGURES, SLOWEST
 # Hypothesis' own deadline is off: each parser call is timed by tests/unit/bounds.py instead,
 # against the stated bound, so a slow shared CI machine is not read as a slow parser.
 _QUIET = [HealthCheck.too_slow, HealthCheck.data_too_large]
-settings.register_profile("ci", max_examples=50, derandomize=True, database=None,
+settings.register_profile("ci", max_examples=100, derandomize=True, database=None,
                           deadline=None, print_blob=True, suppress_health_check=_QUIET)
-settings.register_profile("thorough", max_examples=1000, deadline=None,
+settings.register_profile("thorough", max_examples=2000, deadline=None,
                           suppress_health_check=_QUIET)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
