@@ -23,7 +23,15 @@ import pytest
 from hypothesis import assume, example, given
 from hypothesis import strategies as st
 
-from tests.unit.bounds import BOUND_SECONDS, FIGURES, MAX_INPUT, timed, within_bounds
+from tests.unit.bounds import (
+    BOUND_BYTES,
+    BOUND_SECONDS,
+    FIGURES,
+    MAX_INPUT,
+    peak_bytes,
+    timed,
+    within_bounds,
+)
 from xbuild.core.context_digest import MAX_IGNORE_BYTES, ContextError, context_digest
 from xbuild.core.dockerignore import IgnorePatternError, Matcher, MatchType, parse_ignore_file
 
@@ -137,6 +145,25 @@ def test_the_largest_ignore_file_against_a_long_path() -> None:
         assert not matcher.matches_below(path, (False,) * len(matcher.patterns))[0]
 
     within_bounds("dockerignore.Matcher", run, test="64 KiB ignore file, 201-character path")
+
+
+def test_names_of_many_distinct_characters_stay_cheap() -> None:
+    # Steps are cached by what a character does, not by the character: 4000 characters no
+    # pattern names cost what one does, and the caches stay small.
+    patterns = [f"**/*{chr(0x4E00 + n)}*z{n}" for n in range(150)]
+    names = ["".join(chr(0x3400 + 200 * k + n) for n in range(200)) for k in range(20)]
+    matcher = Matcher.from_patterns(patterns)
+    nothing = (False,) * len(patterns)
+    for name in names:
+        timed("dockerignore.Matcher", lambda n=name: matcher.matches_below(  # type: ignore[misc]
+            n, nothing), test="150 patterns, a name of 200 characters none of them names")
+
+    def run() -> None:
+        fresh = Matcher.from_patterns(patterns)
+        for name in names:
+            fresh.matches_below(name, nothing)
+
+    assert peak_bytes(run) < BOUND_BYTES
 
 
 def _deep_tree(root: Path, depth: int) -> Path:

@@ -21,7 +21,8 @@ from dataclasses import dataclass
 from enum import Enum
 
 _CLASS_SPECIAL = frozenset("\\]^-[&~|")  # chars that need a backslash inside a Python class
-_CACHE_LIMIT = 4096  # cached state sets per pattern; cleared beyond, so memory stays bounded
+_COMPILED = 256  # regexps kept compiled, shared by equal patterns
+_CACHE_LIMIT = 512  # cached steps per regexp, cleared beyond: with _COMPILED, ~30 MB at most
 
 
 class UnsupportedRegexp(ValueError):
@@ -54,16 +55,24 @@ _ANY = Step(Kind.CHAR, _NOT_NEWLINE, repeat=True)
 
 class LinearRegexp:
     """States 0..len(steps) (the last accepts), and len(steps)+1+i inside the `(.*/)?` of step
-    i. Each state's closure (what it reaches without reading) is computed once."""
+    i. Each state's closure (what it reaches without reading) is computed once. Steps are
+    cached by what a character does, not by the character: every one that is no literal of
+    the pattern, no `/` and no newline does the same unless a class tells them apart, so a
+    name of thousands of distinct characters costs a few steps, not thousands."""
 
-    __slots__ = ("_cache", "_closures", "_start", "steps")
+    __slots__ = ("_cache", "_classes", "_closures", "_special", "_start", "steps")
 
     def __init__(self, steps: tuple[Step, ...]) -> None:
         self.steps = steps
         self._closures = tuple(self._closure({state}, at_start=False)
                                for state in range(2 * len(steps) + 1))
         self._start = self._closure({0}, at_start=True)
-        self._cache: dict[tuple[frozenset[int], str], frozenset[int]] = {}
+        self._special = frozenset({"/", "\n"}.union(
+            s.accepts for s in steps if isinstance(s.accepts, str)))
+        self._classes = tuple(dict.fromkeys(
+            s.accepts for s in steps if isinstance(s.accepts, re.Pattern)
+            and s.accepts not in (_NOT_SLASH, _NOT_NEWLINE)))
+        self._cache: dict[tuple[frozenset[int], object], frozenset[int]] = {}
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, LinearRegexp) and other.steps == self.steps
@@ -74,7 +83,7 @@ class LinearRegexp:
     def fullmatch(self, text: str) -> bool:
         states = self._start
         for ch in text:
-            key = (states, ch)
+            key = (states, self._what(ch))
             following = self._cache.get(key)
             if following is None:
                 if len(self._cache) >= _CACHE_LIMIT:
@@ -84,6 +93,14 @@ class LinearRegexp:
                 return False
             states = following
         return len(self.steps) in states
+
+    def _what(self, ch: str) -> object:
+        """What `ch` does in this pattern: itself if special, else which classes take it."""
+        if ch in self._special:
+            return ch
+        if not self._classes:
+            return ""
+        return tuple(c.fullmatch(ch) is not None for c in self._classes)
 
     def _advance(self, states: frozenset[int], ch: str) -> frozenset[int]:
         reached: set[int] = set()
@@ -120,7 +137,7 @@ class LinearRegexp:
         return frozenset(seen)
 
 
-@functools.lru_cache(maxsize=1024)
+@functools.lru_cache(maxsize=_COMPILED)
 def compile_go(go_regexp: str) -> LinearRegexp:
     """Read `^...$` as `dockerignore.translate` writes it; UnsupportedRegexp if Go would read
     something there that is not a literal, a class or one of the wildcard forms. Runs of
