@@ -67,6 +67,9 @@ KEY_PATHS = [(), ("namespace",), ("tag",), ("architectures",), ("images",),
 @given(st.sampled_from(KEY_PATHS), values)
 @example(("images", "orthanc", "context"), "../../../etc")
 @example(("images", "orthanc", "downloads"), {"a.zip": {"url": {"amd64": None}}})
+@example(("images", "orthanc", "context"), "\x00")  # found by this test: resolve()'s ValueError
+@example(("images", "orthanc", "dockerfile"), "a\x00")
+@example(("images", "orthanc", "secrets"), {"s": {"file": "\x00"}})
 def test_any_value_anywhere_in_a_matrix(tmp_path: Path, key: tuple[str, ...],
                                         value: Any) -> None:
     doc: Any = copy.deepcopy(valid_doc())

@@ -199,7 +199,8 @@ def _secrets(value: object, key: str, place: _Place, doc: Doc) -> tuple[Secret, 
             raise doc.error(where, "a secret id is up to 64 letters, digits, . _ -")
         if not isinstance(source, dict) or len(source) != 1 or not (
                 set(source) <= {"env", "file"}) or not isinstance(next(iter(source.values())),
-                                                                   str):
+                                                                   str) \
+                or "\0" in next(iter(source.values())):  # no path holds NUL; resolve() raises
             raise doc.error(where, "must be {env: VAR} or {file: PATH}")
         if "env" in source:
             if not _ARG_NAME.fullmatch(source["env"]):
@@ -225,7 +226,7 @@ def _inside(path: Path, place: _Place) -> bool:
 
 def _context(entry: Mapping[str, Any], place: _Place, key: str, doc: Doc) -> Path:
     value = entry.get("context")
-    if not isinstance(value, str) or not value:
+    if not isinstance(value, str) or not value or "\0" in value:  # resolve() raises on NUL
         raise doc.error(f"{key}.context", f"required, a folder relative to {doc.path.name}")
     context = (place.root / value).resolve()  # symlinks followed
     if not _inside(context, place):
@@ -239,7 +240,7 @@ def _context(entry: Mapping[str, Any], place: _Place, key: str, doc: Doc) -> Pat
 def _dockerfile(entry: Mapping[str, Any], context: Path, place: _Place, key: str,
                 doc: Doc) -> Path:
     value = entry.get("dockerfile", "Dockerfile")
-    if not isinstance(value, str) or not value:
+    if not isinstance(value, str) or not value or "\0" in value:
         raise doc.error(f"{key}.dockerfile", "must be a file name relative to the context")
     dockerfile = (context / value).resolve()
     if not _inside(dockerfile, place):
