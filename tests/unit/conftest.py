@@ -7,6 +7,11 @@
 - `matrix_doc` is a fresh, valid two-image matrix (orthanc and its child orthanc-plugins).
 - `bad_matrix` is parametrised over every invalid matrix the loader must refuse; it is shared
   by test_matrix.py (the MatrixError) and test_cli_plan.py (exit 2 and one line on stderr).
+- Hypothesis (the property tests, test_properties_*.py) runs the `ci` profile: a fixed number
+  of examples, derandomized and without an example database, so every run tries the same
+  inputs. `HYPOTHESIS_PROFILE=thorough` tries 20 times as many, random ones (run it locally
+  after changing a parser). `--hypothesis-show-statistics` reports each test's examples.
+- After the run, each parser's slowest example is printed (tests/unit/bounds.py).
 """
 
 from __future__ import annotations
@@ -21,6 +26,18 @@ from typing import Any, NoReturn
 
 import pytest
 import yaml
+from hypothesis import HealthCheck, settings
+
+from tests.unit.bounds import BOUND_SECONDS, FIGURES, SLOWEST
+
+# Hypothesis' own deadline is off: each parser call is timed by tests/unit/bounds.py instead,
+# against the stated bound, so a slow shared CI machine is not read as a slow parser.
+_QUIET = [HealthCheck.too_slow, HealthCheck.data_too_large]
+settings.register_profile("ci", max_examples=100, derandomize=True, database=None,
+                          deadline=None, print_blob=True, suppress_health_check=_QUIET)
+settings.register_profile("thorough", max_examples=2000, deadline=None,
+                          suppress_health_check=_QUIET)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 ALLOW_SUBPROCESS = "allow_subprocess"
 REFUSAL = "unit tests must not run processes"
@@ -407,3 +424,14 @@ def bad_matrix(request: pytest.FixtureRequest, tmp_path: Path,
     doc = case.doc(copy.deepcopy(matrix_doc))
     path = write_matrix_file(tmp_path, doc, **dict(case.options))
     return path, case.key, case.fragments
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """Each parser's slowest example this run, against the bound (tests/unit/bounds.py)."""
+    if not SLOWEST:
+        return
+    terminalreporter.section(f"slowest example per parser (bound {BOUND_SECONDS:.0f} s)")
+    for parser, (seconds, test) in sorted(SLOWEST.items()):
+        terminalreporter.write_line(f"{parser:<28} {seconds * 1000:9.1f} ms  {test}")
+    for line in FIGURES:
+        terminalreporter.write_line(line)

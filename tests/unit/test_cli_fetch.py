@@ -62,3 +62,10 @@ def test_a_mirror_that_is_not_a_url_is_refused_before_anything_runs(
     result = runner.invoke(app, [*command, "-f", str(path)],
                            env={"XBUILD_MIRROR": "ftp://mirror.example"})
     assert_one_line_error(result, 2, "--mirror/XBUILD_MIRROR", "'ftp://mirror.example'")
+
+
+def test_locked_and_update_lock_contradict(write_matrix: WriteMatrix) -> None:
+    path = matrix_with(write_matrix, {"jboss.zip": ORIGINAL})
+    result = runner.invoke(app, ["fetch", "-f", str(path), "--locked", "--update-lock"])
+    assert_one_line_error(result, 2, "--locked refuses a changed lock and --update-lock "
+                                     "changes it: pass one")

@@ -26,6 +26,8 @@ from xbuild.core.downloads import (
     parse_lock,
     read_lock,
     render_lock,
+    unlocked,
+    unpinned,
     url_problem,
 )
 from xbuild.core.errors import MatrixError
@@ -632,3 +634,49 @@ def test_a_matrix_download_naming_a_branch_is_a_warning_not_an_error(
     assert warning.endswith("images.dcm4chee.downloads.src.tar.gz: https://github.com/o/r/"
                             "archive/refs/heads/master.tar.gz names a branch, which moves: pin "
                             "a commit (.../archive/<sha>.tar.gz)")
+
+
+# --- --locked and --update-lock ---------------------------------------------------------
+
+
+def test_locked_names_each_unpinned_download_once_per_image_and_file() -> None:
+    loose = Source(url=JRE_AMD64, sha256=None)
+    by_image = {
+        "dcm4chee": image_downloads(LOCK_A, ("jre.tar.gz", {ANY_ARCH: loose}),
+                                    ("dcm4chee.zip", {ANY_ARCH: Source(
+                                        url=DCM4CHEE_URL, sha256=SHA_A, pinned_in="matrix.yml")})),
+        "diana": image_downloads(LOCK_B, ("java.tgz", {ANY_ARCH: loose}))}
+    wanted = fetch_list([("dcm4chee", "d-amd64", AMD64), ("dcm4chee", "d-arm64v8", ARM64),
+                         ("diana", "x-amd64", AMD64)], by_image)
+    assert unpinned(wanted, Path("matrix.yml")) == [
+        f"matrix.yml: images.dcm4chee.downloads.jre.tar.gz: {JRE_AMD64} is not pinned: no "
+        f"sha256 there and no line in {LOCK_A}, {LOCK_B} (--locked)",
+        f"matrix.yml: images.diana.downloads.java.tgz: {JRE_AMD64} is not pinned: no "
+        f"sha256 there and no line in {LOCK_A}, {LOCK_B} (--locked)"]
+
+
+def test_locked_accepts_what_matrix_yml_pins_or_a_lock_lists() -> None:
+    by_image = {"dcm4chee": image_downloads(
+        LOCK_A, ("a.zip", {ANY_ARCH: Source(url=DCM4CHEE_URL, sha256=SHA_A,
+                                            pinned_in="matrix.yml")}),
+        ("b.zip", {ANY_ARCH: Source(url=JBOSS_URL, sha256=SHA_B, pinned_in=str(LOCK_A))}))}
+    assert unpinned(fetch_list([("dcm4chee", "k", AMD64)], by_image), Path("m.yml")) == []
+
+
+def test_update_lock_forgets_what_a_lock_says_but_never_a_pin() -> None:
+    locked = Need(source=Source(url=JBOSS_URL, sha256=SHA_B, pinned_in=str(LOCK_A)),
+                  lock_paths=(LOCK_A,), users=(("dcm4chee", "k", "b.zip"),))
+    pinned = Need(source=Source(url=DCM4CHEE_URL, sha256=SHA_A, pinned_in="matrix.yml"),
+                  lock_paths=(LOCK_A,), users=(("dcm4chee", "k", "a.zip"),))
+    assert unlocked(locked).source == Source(url=JBOSS_URL, sha256=None)
+    assert unlocked(locked).users == locked.users
+    assert unlocked(pinned) == pinned
+
+
+def test_a_pin_in_matrix_yml_outranks_the_same_checksum_in_a_lock() -> None:
+    from_lock = Source(url=JBOSS_URL, sha256=SHA_B, pinned_in=str(LOCK_A))
+    from_matrix = Source(url=JBOSS_URL, sha256=SHA_B, pinned_in="matrix.yml")
+    by_image = {"dcm4chee": image_downloads(LOCK_A, ("b.zip", {ANY_ARCH: from_lock})),
+                "diana": image_downloads(LOCK_B, ("b.zip", {ANY_ARCH: from_matrix}))}
+    (need,) = fetch_list([("dcm4chee", "d", AMD64), ("diana", "x", AMD64)], by_image)
+    assert need.source == from_matrix  # so --update-lock still holds the file to the pin

@@ -255,7 +255,7 @@ def test_a_build_job_sets_up_logs_in_builds_its_arches_and_uploads(small: Path) 
     assert "needs" not in job and "if" not in job  # no bases declared: nothing to wait for
     assert [s.get("uses") or s["run"] for s in steps(job)] == [
         CHECKOUT, HOST_SETUP, INSTALL, LOGIN,
-        REBUILD + '.venv/bin/xbuild all --push --verify --arch arm64v8 --arch arm32v7 '
+        REBUILD + '.venv/bin/xbuild all --push --verify --locked --arch arm64v8 --arch arm32v7 '
         '--log-dir "$RUNNER_TEMP/xbuild-runs" --namespace "$NAMESPACE" "${rebuild[@]}"\n',
         UPLOAD, UPLOAD]
     assert steps(job)[1]["name"] == "Set up the host (root: Docker, QEMU, mmdebstrap, skopeo)"
@@ -323,7 +323,7 @@ def test_a_matrix_below_the_checkout_root_is_named_from_the_root(tmp_path: Path)
     (tmp_path / "sub").mkdir()
     doc = workflow(write_matrix_file(tmp_path / "sub", small_doc()))
     assert steps(doc["jobs"]["build-amd64"])[4]["run"].endswith(
-        '.venv/bin/xbuild all -f sub/matrix.yml --push --verify --arch amd64 '
+        '.venv/bin/xbuild all -f sub/matrix.yml --push --verify --locked --arch amd64 '
         '--log-dir "$RUNNER_TEMP/xbuild-runs" --namespace "$NAMESPACE" "${rebuild[@]}"\n')
     assert '.venv/bin/xbuild manifest -f sub/matrix.yml --namespace "$NAMESPACE" "${from[@]}"' \
         in steps(doc["jobs"]["merge"])[5]["run"]

@@ -17,7 +17,7 @@ from xbuild.cli.common import (
     node_map,
 )
 from xbuild.cli.options import Options, takes
-from xbuild.core.errors import ExitCode, NothingToDo
+from xbuild.core.errors import ExitCode, NothingToDo, SelectionError
 from xbuild.core.identity import inputs_as_dict
 from xbuild.core.matrix import load_matrix
 from xbuild.core.plan import Plan, plan_as_dict
@@ -30,11 +30,12 @@ if TYPE_CHECKING:
 
 SELECTION = ("images", "arch", "matrix", "namespace", "tag")
 BUILDING = ("arch", "push", "matrix", "namespace", "tag", "builder", "jobs", "dry_run",
-            "allow_partial", "parents", "verify", "rebuild", "log_dir", "mirror", "as_json")
+            "allow_partial", "parents", "verify", "rebuild", "log_dir", "mirror", "locked",
+            "as_json")
 
 
 @app.command()
-@takes(*SELECTION, "parents", "resolve", "as_json")
+@takes(*SELECTION, "parents", "resolve", "locked", "as_json")
 @handles_errors
 def plan(o: Options) -> None:
     """Show what a build would do: targets level by level, their identities, tags and lists.
@@ -44,9 +45,11 @@ def plan(o: Options) -> None:
     """
     from xbuild.host.cmd import Shell
     from xbuild.host.published import PublishedReader
+    from xbuild.pipeline.download_step import downloads_wanted
     from xbuild.pipeline.resolve import resolve
 
     matrix, the_plan = load_plan(o)
+    downloads_wanted(matrix, the_plan, locked=o.locked)
     registry = PublishedReader(Shell(echo=State.console.command)) if o.resolve else None
     resolution = resolve(matrix, the_plan, registry, push=o.resolve)
     if o.as_json:
@@ -90,7 +93,7 @@ def build(o: Options) -> None:
                              allow_partial=o.allow_partial, verify=o.verify, log_dir=o.log_dir,
                              mirror=checked_mirror(o.mirror),
                              rebuild=checked_rebuild(o.rebuild, the_matrix),
-                             builders=node_map(o, the_matrix))
+                             builders=node_map(o, the_matrix), locked=o.locked)
     report = run_build(the_matrix, the_plan, settings, State.console)
     if o.as_json:
         print_json(report.as_dict())
@@ -126,19 +129,24 @@ def manifest(o: Options) -> None:
 
 
 @app.command()
-@takes("images", "arch", "matrix", "into", "mirror", "as_json")
+@takes("images", "arch", "matrix", "into", "mirror", "locked", "update_lock", "as_json")
 @handles_errors
 def fetch(o: Options) -> None:
     """Fetch the downloads the selected builds need into the cache, checksums verified.
 
     A checksum neither pinned in matrix.yml nor locked is recorded in the recipe's
-    downloads.lock. Exit 0 when every file is in hand, 5 when some failed, 6 when all did.
+    downloads.lock, with a warning (--locked refuses such downloads instead; --update-lock
+    records every unpinned download's checksum afresh). Exit 0 when every file is in hand,
+    5 when some failed, 6 when all did.
     """
     from xbuild.pipeline.fetch import fetch as fetch_all
 
+    if o.locked and o.update_lock:
+        raise SelectionError("--locked refuses a changed lock and --update-lock changes it: "
+                             "pass one")
     the_matrix, the_plan = load_plan(o)
     fetched = fetch_all(the_matrix, the_plan, mirror=checked_mirror(o.mirror), into=o.into,
-                        console=State.console)
+                        console=State.console, locked=o.locked, update_lock=o.update_lock)
     if o.as_json:
         print_json({"files": {url: str(path) for url, path in fetched.files.items()},
                     "failed": fetched.failed})

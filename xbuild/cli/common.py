@@ -111,7 +111,8 @@ def handles_errors(command: Callable[P, R]) -> Callable[P, R]:
         except XbuildError as exc:
             if State.debug:
                 raise
-            State.console.error(str(exc))
+            for line in str(exc).splitlines():  # one line per problem (--locked names each)
+                State.console.error(line)
             raise typer.Exit(int(exc.exit_code)) from None
         except KeyboardInterrupt:
             State.console.error("interrupted")

@@ -51,6 +51,8 @@ class Options:
     as_json: bool = False
     hosted: bool = False
     no_schedule: bool = False
+    locked: bool = False
+    update_lock: bool = False
 
 
 ArchOpt = Annotated[list[str] | None, typer.Option(
@@ -110,6 +112,12 @@ DECLARED: dict[str, Any] = {
     "install": Annotated[bool, typer.Option(
         help="Register missing handlers from the host's qemu-user-static (needs root).")],
     "as_json": JsonOpt,
+    "locked": Annotated[bool, typer.Option(
+        help="Refuse (exit 2, before anything is fetched or built) any download whose sha256 "
+             "matrix.yml does not pin and downloads.lock does not list, naming each.")],
+    "update_lock": Annotated[bool, typer.Option(
+        help="Fetch the downloads afresh, even those downloads.lock lists, and record what "
+             "they are now in the lock (matrix.yml's own sha256 pins still hold).")],
     "runners": Annotated[list[str] | None, typer.Option(
         "--runner", metavar="ARCH=LABEL,...",
         help="The runner labels of an arch's job (repeatable), e.g. "

@@ -16,14 +16,18 @@ Departures, all of which refuse a pattern rather than match differently:
   `[[:alpha:]]` mean regexp classes rather than letters. Those are refused
   (`IgnorePatternError`); escaping a punctuation character (`\\*`, `\\?`, `\\[`, `\\\\`, `\\#`,
   `\\ `) works as in Docker.
+
+Time: Go runs these regexps in linear time and Python's `re` would not (a crafted pattern took
+minutes on one path), so they run on `xbuild.core.linear_regexp`'s NFA instead.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import Enum
+
+from xbuild.core.linear_regexp import LinearRegexp, UnsupportedRegexp, compile_go
 
 # Go's unicode.IsSpace, which strings.TrimSpace uses (str.strip() would also strip \x1c-\x1f).
 _GO_SPACE = "\t\n\v\f\r \x85\xa0\u1680\u2028\u2029\u202f\u205f\u3000" + "".join(
@@ -31,7 +35,6 @@ _GO_SPACE = "\t\n\v\f\r \x85\xa0\u1680\u2028\u2029\u202f\u205f\u3000" + "".join(
 _UTF8_BOM = b"\xef\xbb\xbf"
 _REGEXP_QUOTED = frozenset(".+()|{}$")  # patternmatcher.go shouldEscape
 _PATTERN_CHARS = frozenset("*[]?^\\")  # fsutil filter.go NewFilterFS patternChars (not Windows)
-_CLASS_SPECIAL = frozenset("\\]^-[&~|")  # chars that need a backslash inside a Python class
 
 MatchInfo = tuple[bool, ...]
 """Per pattern, whether it matched a directory; children inherit it (patternmatcher.MatchInfo)."""
@@ -102,7 +105,7 @@ class Pattern:
     exclusion: bool
     type: MatchType
     go_regexp: str  # what moby's Pattern.compile hands to Go's regexp; "" unless type is REGEXP
-    regexp: re.Pattern[str] | None
+    regexp: LinearRegexp | None
 
     @classmethod
     def compile(cls, text: str, *, exclusion: bool) -> Pattern:
@@ -111,9 +114,11 @@ class Pattern:
         kind, go_regexp = translate(text)
         if kind is not MatchType.REGEXP:
             return cls(text=text, exclusion=exclusion, type=kind, go_regexp="", regexp=None)
-        python = _python_regexp(go_regexp, text)
-        return cls(text=text, exclusion=exclusion, type=kind, go_regexp=go_regexp,
-                   regexp=re.compile(python))
+        try:
+            regexp = compile_go(go_regexp)
+        except UnsupportedRegexp as error:
+            raise IgnorePatternError(f"{error} in pattern {text!r}") from None
+        return cls(text=text, exclusion=exclusion, type=kind, go_regexp=go_regexp, regexp=regexp)
 
     def match(self, path: str) -> bool:
         """patternmatcher.go Pattern.match: `path` is slash-separated, relative to the context."""
@@ -125,7 +130,7 @@ class Pattern:
             suffix = self.text[2:]
             return path.endswith(suffix) or (suffix[0] == "/" and path == suffix[1:])
         assert self.regexp is not None
-        return self.regexp.match(path) is not None
+        return self.regexp.fullmatch(path)
 
 
 def translate(pattern: str) -> tuple[MatchType, str]:
@@ -207,68 +212,6 @@ def _go_get_esc(pattern: str, i: int) -> int:
         i += 1
     i += 1
     return i if i < len(pattern) else -1
-
-
-def _python_regexp(go_regexp: str, pattern: str) -> str:
-    """The Python regexp matching what Go's regexp (Perl flags) matches for `go_regexp`."""
-    out: list[str] = []
-    i = 0
-    while i < len(go_regexp):
-        ch = go_regexp[i]
-        if ch == "\\":
-            out.append(re.escape(_escaped(go_regexp, i, pattern)))
-            i += 2
-        elif ch == "[":
-            i = _python_class(go_regexp, i + 1, out, pattern)
-        elif ch == "$":
-            out.append(r"\Z")  # Go's `$` (OneLine) never matches before a final newline
-            i += 1
-        else:
-            out.append(ch if ch in "^.*?()" else re.escape(ch))
-            i += 1
-    return "".join(out)
-
-
-def _python_class(go_regexp: str, i: int, out: list[str], pattern: str) -> int:
-    """Append the Python form of the Go class starting after `[` at `i`; return the next index."""
-    parts = ["["]
-    if go_regexp[i:i + 1] == "^":
-        parts.append("^")
-        i += 1
-    first = True  # Go reads a `]` right after `[` or `[^` as a literal
-    while first or go_regexp[i:i + 1] != "]":
-        if i >= len(go_regexp):
-            raise IgnorePatternError(f"missing ] in pattern {pattern!r}")
-        if go_regexp.startswith("[:", i) and ":]" in go_regexp[i + 2:]:
-            raise IgnorePatternError(f"POSIX class in pattern {pattern!r} is not supported")
-        first = False
-        lo, i = _class_char(go_regexp, i, pattern)
-        hi = lo
-        if go_regexp[i:i + 1] == "-" and go_regexp[i + 1:i + 2] not in ("", "]"):
-            hi, i = _class_char(go_regexp, i + 1, pattern)
-            if hi < lo:
-                raise IgnorePatternError(f"invalid range {lo}-{hi} in pattern {pattern!r}")
-        parts.append(_in_class(lo) if hi == lo else f"{_in_class(lo)}-{_in_class(hi)}")
-    out.append("".join(parts) + "]")
-    return i + 1
-
-
-def _class_char(go_regexp: str, i: int, pattern: str) -> tuple[str, int]:
-    if go_regexp[i] == "\\":
-        return _escaped(go_regexp, i, pattern), i + 2
-    return go_regexp[i], i + 1
-
-
-def _in_class(ch: str) -> str:
-    return "\\" + ch if ch in _CLASS_SPECIAL else ch
-
-
-def _escaped(go_regexp: str, i: int, pattern: str) -> str:
-    """The literal that Go's regexp reads for the escape at `i`, if it is one (parseEscape)."""
-    ch = go_regexp[i + 1:i + 2]
-    if ch and ch.isascii() and not ch.isalnum():
-        return ch
-    raise IgnorePatternError(f"escape \\{ch} in pattern {pattern!r} is not supported")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

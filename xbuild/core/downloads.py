@@ -15,11 +15,13 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from xbuild.core.bounded_read import read_bounded
 from xbuild.core.errors import MatrixError
 from xbuild.core.platforms import Arch, arch_named
 from xbuild.core.text import quoted
 
 LOCK_NAME = "downloads.lock"
+MAX_LOCK_BYTES = 1 << 20  # some 7000 lines of `<sha256>  <url>`
 CONTEXT_NAME = "downloads"  # the named build context: `COPY --from=downloads jboss.zip /opt/`
 DOWNLOAD_KEYS = ("url", "sha256")
 ANY_ARCH = "*"
@@ -72,15 +74,23 @@ _UNSAFE = re.compile(r"[\x00-\x1f\x7f\\]")
 def url_problem(url: str) -> str | None:
     """Why `url` may not be downloaded, or None. Strict: http(s), a real host, no user or
     password, no fragment, and no `.`/`..` segment even when percent-encoded."""
-    parts = urllib.parse.urlsplit(url)
-    if len(url) > 2048 or any(c.isspace() for c in url) or parts.scheme not in ("http",
-                                                                                 "https"):
+    parts = _split(url)
+    if parts is None or len(url) > 2048 or any(c.isspace() for c in url) \
+            or parts.scheme not in ("http", "https"):
         return "is not an http(s) URL (one, with no whitespace, of at most 2048 characters)"
     if "@" in parts.netloc:
         return "carries a user or password: give credentials to no URL in matrix.yml"
     if parts.fragment:
         return "has a #fragment, which a server never sees"
     return _host_problem(parts) or _path_problem(parts.path)
+
+
+def _split(url: str) -> urllib.parse.SplitResult | None:
+    """urlsplit, or None where it raises (`https://[::1/x`: an unclosed IPv6 bracket)."""
+    try:
+        return urllib.parse.urlsplit(url)
+    except ValueError:
+        return None
 
 
 def _host_problem(parts: urllib.parse.SplitResult) -> str | None:
@@ -165,7 +175,7 @@ def render_lock(entries: Mapping[str, str]) -> str:
 
 def read_lock(path: Path) -> dict[str, str]:
     try:
-        text = path.read_text(encoding="utf-8")
+        text = read_bounded(path, MAX_LOCK_BYTES).decode("utf-8")
     except FileNotFoundError:
         return {}
     except (OSError, UnicodeDecodeError) as exc:
@@ -275,13 +285,37 @@ def needs(targets: Iterable[tuple[str, str, Arch]],
                  for url, source in sources.items())
 
 
+def unpinned(wanted: Iterable[Need], matrix_file: Path) -> list[str]:
+    """`--locked`: one line per download whose checksum matrix.yml does not pin and no lock
+    lists, naming the file and key (as cargo's and npm's --locked refuse a lock that would
+    change). Checked before anything is fetched."""
+    lines: dict[str, None] = {}
+    for need in wanted:
+        if need.source.sha256:
+            continue
+        locks = ", ".join(map(str, need.lock_paths))
+        for image, _, name in need.users:
+            lines[f"{matrix_file}: images.{image}.downloads.{name}: {need.source.url} is not "
+                  f"pinned: no sha256 there and no line in {locks} (--locked)"] = None
+    return list(lines)
+
+
+def unlocked(need: Need) -> Need:
+    """`need` with a checksum only matrix.yml pins: what the lock says is fetched afresh and
+    recorded again (`xbuild fetch --update-lock`)."""
+    if need.source.pinned_in == "matrix.yml":
+        return need
+    return Need(source=Source(url=need.source.url, sha256=None), lock_paths=need.lock_paths,
+                users=need.users)
+
+
 def _stricter(known: Source | None, other: Source) -> Source:
     if known is None or not other.sha256:
         return known or other
     if known.sha256 and known.sha256 != other.sha256:
         raise MatrixError(f"{other.url}: {known.pinned_in} requires sha256 {known.sha256} "
                           f"but {other.pinned_in} requires {other.sha256}")
-    return known if known.sha256 else other
+    return known if known.sha256 and other.pinned_in != "matrix.yml" else other
 
 
 Redirects = tuple[tuple[str, tuple[str, ...]], ...]  # host -> hosts it may redirect to
@@ -307,7 +341,9 @@ def parse_redirects(value: object, error_at: ErrorAt) -> Redirects:
 def redirect_problem(origin: str, target: str, redirects: Redirects) -> str | None:
     """Why a download of `origin` may not follow a redirect to `target`, or None: it may not
     leave https, nor go to a host matrix.yml does not allow for the origin's host."""
-    was, goes = urllib.parse.urlsplit(origin), urllib.parse.urlsplit(target)
+    was, goes = _split(origin), _split(target)
+    if was is None or goes is None:
+        return "is not a URL"
     if goes.scheme != "https" and not (was.scheme == "http" and goes.scheme == "http"):
         return f"{was.scheme} may not be redirected to {goes.scheme or 'no scheme'}"
     if problem := url_problem(target):
@@ -327,7 +363,8 @@ _BRANCH = re.compile(r"/refs/heads/|/archive/(?!refs/tags/)(?![0-9a-f]{40}\.)(?!
 def names_a_branch(url: str) -> bool:
     """Whether a URL names a branch (`refs/heads/...`, or a GitHub-style `archive/<name>`
     that is neither a 40-hex commit nor a version-like tag): its content moves."""
-    return bool(_BRANCH.search(urllib.parse.urlsplit(url).path))
+    parts = _split(url)
+    return parts is not None and bool(_BRANCH.search(parts.path))
 
 
 def branch_warnings(image: str, downloads: ImageDownloads | None) -> list[str]:

@@ -31,6 +31,7 @@ from typing import Any
 
 from xbuild.core import dockerfile as df
 from xbuild.core.answers import Published
+from xbuild.core.bounded_read import read_bounded
 from xbuild.core.context_digest import context_digest
 from xbuild.core.plan import Plan, Target
 from xbuild.core.refs import Reference
@@ -71,7 +72,7 @@ class Inputs:
 
 
 def read_source(context: Path, dockerfile: Path, parent_name: str | None) -> SourceDigest:
-    text = dockerfile.read_bytes()
+    text = read_bounded(dockerfile, df.MAX_BYTES)
     return SourceDigest(context=context_digest(context, dockerfile=dockerfile),
                   dockerfile=hashlib.sha256(text).hexdigest(),
                   bases=external_bases(text.decode("utf-8", errors="replace"), parent_name))

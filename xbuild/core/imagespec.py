@@ -11,6 +11,7 @@ from typing import Any
 
 from xbuild.core import dockerfile as df
 from xbuild.core import refs
+from xbuild.core.bounded_read import read_bounded
 from xbuild.core.downloads import ImageDownloads, parse_downloads
 from xbuild.core.parity import NO_PARITY, ParitySpec, parse_parity
 from xbuild.core.platforms import Arch, UnknownArch, parse_arch, sort_key
@@ -201,7 +202,8 @@ def _secrets(value: object, key: str, place: _Place, doc: Doc) -> tuple[Secret, 
             raise doc.error(where, "a secret id is up to 64 letters, digits, . _ -")
         if not isinstance(source, dict) or len(source) != 1 or not (
                 set(source) <= {"env", "file"}) or not isinstance(next(iter(source.values())),
-                                                                   str):
+                                                                   str) \
+                or "\0" in next(iter(source.values())):  # no path holds NUL; resolve() raises
             raise doc.error(where, "must be {env: VAR} or {file: PATH}")
         if "env" in source:
             if not _ARG_NAME.fullmatch(source["env"]):
@@ -227,7 +229,7 @@ def _inside(path: Path, place: _Place) -> bool:
 
 def _context(entry: Mapping[str, Any], place: _Place, key: str, doc: Doc) -> Path:
     value = entry.get("context")
-    if not isinstance(value, str) or not value:
+    if not isinstance(value, str) or not value or "\0" in value:  # resolve() raises on NUL
         raise doc.error(f"{key}.context", f"required, a folder relative to {doc.path.name}")
     context = (place.root / value).resolve()  # symlinks followed
     if not _inside(context, place):
@@ -241,7 +243,7 @@ def _context(entry: Mapping[str, Any], place: _Place, key: str, doc: Doc) -> Pat
 def _dockerfile(entry: Mapping[str, Any], context: Path, place: _Place, key: str,
                 doc: Doc) -> Path:
     value = entry.get("dockerfile", "Dockerfile")
-    if not isinstance(value, str) or not value:
+    if not isinstance(value, str) or not value or "\0" in value:
         raise doc.error(f"{key}.dockerfile", "must be a file name relative to the context")
     dockerfile = (context / value).resolve()
     if not _inside(dockerfile, place):
@@ -283,7 +285,7 @@ def with_dockerfile_facts(spec: ImageSpec, parent_name: Reference | None,
 def _read_dockerfile(spec: ImageSpec, doc: Doc) -> str:
     key = f"images.{spec.name}.dockerfile"
     try:
-        return spec.dockerfile.read_text(encoding="utf-8")
+        return read_bounded(spec.dockerfile, df.MAX_BYTES).decode("utf-8")
     except UnicodeDecodeError as exc:
         raise doc.error(key, f"{spec.dockerfile} is not UTF-8 (byte {exc.start})") from None
     except OSError as exc:

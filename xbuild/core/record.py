@@ -12,8 +12,9 @@ from typing import Any
 from xbuild.core.errors import ConfigError
 from xbuild.core.refs import DIGEST_RE
 from xbuild.core.results import RunReport
-from xbuild.core.text import quoted
+from xbuild.core.text import printable, quoted
 
+MAX_BYTES = 4 << 20  # some 10000 targets
 VERSION = 1
 _FIELDS = ("target", "image", "arch", "ref", "identity", "digest")
 
@@ -44,7 +45,7 @@ def parse(path: Path, text: str) -> tuple[str, str, tuple[Entry, ...]]:
     """(namespace, tag, entries) of a record; ConfigError naming the file when it is not one."""
     try:
         data = json.loads(text)
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: nested deeper than json can read
         raise ConfigError(f"{path}: not a build record (not JSON)") from None
     if not isinstance(data, dict) or data.get("version") != VERSION \
             or not isinstance(data.get("targets"), list):
@@ -73,8 +74,9 @@ def merge(records: Iterable[tuple[Path, Sequence[Entry]]]) -> dict[str, Entry]:
             seen = merged.get(entry.target)
             if seen is not None and (seen[1].identity, seen[1].digest) != (entry.identity,
                                                                            entry.digest):
-                raise ConfigError(f"{entry.target}: {seen[0]} and {path} disagree (identity "
-                                  f"{seen[1].identity[:19]} vs {entry.identity[:19]}); "
-                                  "records of different runs cannot be merged")
+                raise ConfigError(f"{printable(entry.target)}: {seen[0]} and {path} disagree "
+                                  f"(identity {seen[1].identity[:19]} vs "
+                                  f"{entry.identity[:19]}); records of different runs cannot "
+                                  "be merged")
             merged[entry.target] = (path, entry)
     return {target: entry for target, (_, entry) in merged.items()}

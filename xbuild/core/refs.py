@@ -36,10 +36,20 @@ def _is_domain(first: str) -> bool:
 
 def namespace_problem(namespace: str) -> str | None:
     """Why `namespace` cannot prefix an image name, or None when it can."""
-    if len(namespace) > MAX_NAME_LENGTH:
+    return _name_problem(namespace, host_first=True)
+
+
+def repository_problem(repository: str) -> str | None:
+    """Why `repository` is not a whole image name: its first part is a registry host only
+    when more follows (distribution's splitDockerDomain), so `a.b` alone is a path."""
+    return _name_problem(repository, host_first="/" in repository)
+
+
+def _name_problem(name: str, *, host_first: bool) -> str | None:
+    if len(name) > MAX_NAME_LENGTH:
         return f"longer than {MAX_NAME_LENGTH} characters"
-    parts = namespace.split("/")
-    if _is_domain(parts[0]):
+    parts = name.split("/")
+    if host_first and _is_domain(parts[0]):
         if not _DOMAIN_RE.fullmatch(parts[0]):
             return f"{quoted(parts[0])} is not a valid registry host"
         parts = parts[1:]
@@ -81,7 +91,7 @@ class Reference:
                 raise InvalidReference(f"{quoted(text)}: tag {quoted(tag)} {problem}")
         if not repository:
             raise InvalidReference(f"{quoted(text)}: empty repository")
-        if problem := namespace_problem(repository):
+        if problem := repository_problem(repository):
             raise InvalidReference(f"{quoted(text)}: {problem}")
         return cls(repository=repository, tag=tag, digest=digest)
 

@@ -20,3 +20,4 @@ class BuildSettings:
     mirror: str | None = None  # downloads come from here instead of their own hosts
     rebuild: frozenset[str] = frozenset()  # images to build even if up to date; "*": all
     builders: NodeMap | None = None  # where each arch builds; None: matrix.yml's builders
+    locked: bool = False  # every download pinned or locked, or nothing runs (--locked)

@@ -113,9 +113,11 @@ def _build_job(job: BuildJob, spec: WorkflowSpec) -> dict[str, Any]:
              "env": {"REBUILD_IMAGES": expr("inputs.rebuild")},
              # --arch leaves the other arches out, so no list is published here: the merge
              # job does that once, from the records, which name only images that passed
-             # --verify.
-             "run": _REBUILD + _xbuild(spec, "all", "--push", "--verify", *arches, "--log-dir",
-                                       f'"$RUNNER_TEMP/{RUNS}"') + ' "${rebuild[@]}"\n'},
+             # --verify. --locked: a download nothing pins fails the job before anything is
+             # fetched, rather than being trusted on first use on a runner.
+             "run": _REBUILD + _xbuild(spec, "all", "--push", "--verify", "--locked", *arches,
+                                       "--log-dir", f'"$RUNNER_TEMP/{RUNS}"')
+             + ' "${rebuild[@]}"\n'},
             {"name": "Upload the build record", "if": "always()", "uses": UPLOAD.uses,
              "with": {"name": RECORD_ARTIFACT + job.id.removeprefix("build-"),
                       "path": f"{runs}/*/build-record.json", "if-no-files-found": "error"}},

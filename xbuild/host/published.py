@@ -35,7 +35,7 @@ def insecure(registry: str, daemon_config: Path = DAEMON_CONFIG) -> bool:
         return True
     try:
         listed = json.loads(daemon_config.read_text()).get("insecure-registries", [])
-    except (OSError, ValueError, AttributeError):
+    except (OSError, ValueError, AttributeError, RecursionError):
         return False
     return registry in listed
 

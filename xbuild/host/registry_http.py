@@ -214,7 +214,7 @@ def _entries(manifest: Mapping[str, Any]) -> list[Mapping[str, Any]]:
 def _json(body: bytes | str, ref: Reference) -> Mapping[str, Any]:
     try:
         data = json.loads(body)
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: nested deeper than json can read
         raise RegistryError(f"{ref}: the registry's answer is not JSON") from None
     if not isinstance(data, dict):
         raise RegistryError(f"{ref}: the registry's answer is not a manifest")

@@ -62,7 +62,7 @@ def stage_downloads(wanted: Sequence[Need], downloader: Downloader, staging: Pat
     return Staged(contexts=_contexts(wanted, staging, only=set(files)), failed=failed,
                   unbuildable=unbuildable, checksums=dict(checksums),
                   files={need.source.url: outcome.path for need, outcome in done},
-                  recorded=_record_first_seen(wanted, outcomes, say), staging=staging)
+                  recorded=_record_first_seen(wanted, outcomes), staging=staging)
 
 
 def _unbuildable(wanted: Sequence[Need], failed: dict[str, str]) -> dict[str, str]:
@@ -105,8 +105,9 @@ def _download_all(wanted: Sequence[Need], downloader: Downloader, say: Say,
         return list(pool.map(one, wanted))
 
 
-def _record_first_seen(wanted: Sequence[Need], outcomes: Sequence[Downloaded | DownloadError],
-                       say: Say) -> tuple[Path, ...]:
+def _record_first_seen(wanted: Sequence[Need],
+                       outcomes: Sequence[Downloaded | DownloadError]) -> tuple[Path, ...]:
+    """Write each checksum no pin or lock gave into the locks; the caller says so."""
     by_lock: dict[Path, dict[str, str]] = defaultdict(dict)
     for need, outcome in zip(wanted, outcomes, strict=True):
         if isinstance(outcome, Downloaded) and outcome.first_seen:
@@ -114,8 +115,6 @@ def _record_first_seen(wanted: Sequence[Need], outcomes: Sequence[Downloaded | D
                 by_lock[lock_path][need.source.url] = outcome.sha256
     for lock_path, entries in by_lock.items():
         write_text_atomically(lock_path, render_lock({**read_lock(lock_path), **entries}))
-        say(f"recorded {len(entries)} first-seen checksum(s) in {lock_path}: commit it, "
-            "so later runs require the same files")
     return tuple(by_lock)
 
 

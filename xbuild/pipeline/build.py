@@ -118,7 +118,7 @@ def build(matrix: Matrix, plan: Plan, settings: BuildSettings, console: Console,
           kit: Tools | None = None) -> RunReport:
     """Every step of a build; `kit` replaces the real engine, shell and registry (tests)."""
     started = time.monotonic()
-    downloads_wanted(matrix, plan)  # invalid input stops here, before anything runs
+    downloads_wanted(matrix, plan, locked=settings.locked)  # bad input stops here, first
     kit = kit or tools(console, dry_run=settings.dry_run)
     resolution = _resolve(matrix, plan, settings, kit)
     todo = resolution.to_build(plan)

@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from xbuild.core import record
+from xbuild.core.bounded_read import read_bounded
 from xbuild.core.errors import ConfigError
 from xbuild.core.identity import Resolution
 from xbuild.core.matrix import Matrix
@@ -62,9 +63,11 @@ def _read_records(plan: Plan, paths: Sequence[Path]) -> dict[str, record.Entry]:
     read = []
     for path in paths:
         try:
-            text = path.read_text(encoding="utf-8")
+            text = read_bounded(path, record.MAX_BYTES).decode("utf-8")
         except OSError as exc:
             raise ConfigError(f"--from {path}: cannot read: {exc.strerror}") from None
+        except UnicodeDecodeError as exc:
+            raise ConfigError(f"--from {path}: not UTF-8 (byte {exc.start})") from None
         namespace, tag, entries = record.parse(path, text)
         if (namespace, tag) != (plan.namespace, plan.tag):
             raise ConfigError(f"{path}: records {namespace}:{tag}, but this merge publishes "
