@@ -99,8 +99,10 @@ def test_arches_that_differ_are_refused_naming_the_file_or_package_and_the_arch(
     assert f"✗ {namespace}/lacking:latest parity: arm64v8: lacks {PLUGINS}/b.so (amd64, " \
            "arm32v7 have it)" in run.stderr
     assert run.json()["verified"] is False
-    for image in ("lacking", "unpackaged"):
-        assert not listed(f"{namespace}/{image}:latest"), image  # the list is withheld
+    for image in ("lacking", "unpackaged"):  # no public tag moved: neither list nor arch
+        for tag in ("latest", "latest-amd64", "latest-arm32v7", "latest-arm64v8"):
+            assert not listed(f"{namespace}/{image}:{tag}"), (image, tag)
+        assert listed(f"{namespace}/{image}:staging-latest-arm64v8"), image
 
 
 @pytest.fixture(scope="module")
