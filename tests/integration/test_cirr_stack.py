@@ -2,47 +2,38 @@
 
 Its images are built by xbuild into a throwaway local registry: orthanc and orthanc-plugins
 from the top-level matrix, PostgreSQL from the stack's own matrix. The stack comes up from
-that registry with a cirr.env, plus two more Orthancs on its network playing the clinical
-PACS and the workstation. A study created in the PACS is found (C-FIND) and retrieved
-(C-MOVE) by the bridge, which sends it to the router; the router forwards it to the archive
-and the workstation. The archive must hold it with PostgreSQL indexing and storing it.
+that registry with a cirr.env and the two password files, plus two more Orthancs on its
+network playing the clinical PACS and the workstation; tests/support/cirr.py has the flow.
+The same stack on a swarm: test_cirr_swarm.py.
 
 amd64 runs natively in the default run; arm64v8 (everything under QEMU) is behind e2e.
 """
 
 from __future__ import annotations
 
-import json
 import os
-import socket
 import subprocess
-import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
 
 import pytest
 import yaml
 
-from tests.support.run import docker, xbuild
+from tests.support.cirr import (
+    PLATFORMS,
+    STACK,
+    Registry,
+    build_images,
+    prove_dicom_flows,
+    settings,
+    start_peers,
+)
+from tests.support.run import docker
 
 pytestmark = pytest.mark.integration
-
-ROOT = Path(__file__).parents[2]
-STACK = ROOT / "stacks" / "cirr"
-PLATFORMS = {"amd64": "linux/amd64", "arm64v8": "linux/arm64"}
-ORTHANC_PASSWORD = "orthanc-test-pw"
-POSTGRES_PASSWORD = "pg-test-pw"
-DATABASE = "cirr_test"
-SECONDARY_CAPTURE = "1.2.840.10008.5.1.4.1.1.7"
-
-
-class Registry(Protocol):
-    @property
-    def address(self) -> str: ...
 
 
 def _ci() -> bool:
@@ -59,12 +50,6 @@ def compose_plugin() -> None:
     if _ci():
         pytest.fail(problem)
     pytest.skip(problem)
-
-
-def _port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @dataclass
@@ -90,6 +75,8 @@ class Stack:
                               env=self.env, timeout=900)
 
     def container(self, service: str) -> str:
+        if service in ("pacs", "workstation"):
+            return f"{self.project}-{service}"
         found = self.compose("ps", "-q", service).stdout.split()
         assert len(found) == 1, (service, found)
         return found[0]
@@ -99,81 +86,19 @@ class Stack:
         return f"{self.project}_service_network"
 
 
-def rest(container: str, path: str, body: object = None, *, user: bool = True) -> Any:
-    """Orthanc's REST API inside a container (curl is in the orthanc image): parsed JSON."""
-    command = ["exec", container, "curl", "-fsS", "--max-time", "300"]
-    if user:
-        command += ["-u", f"admin:{ORTHANC_PASSWORD}"]
-    if body is not None:
-        command += ["-X", "POST", "--data-binary",
-                    body if isinstance(body, str) else json.dumps(body)]
-    done = docker(*command, f"http://127.0.0.1:8042{path}")
-    assert done.returncode == 0, (path, done.stderr)
-    return json.loads(done.stdout)
-
-
-def until(probe: Any, seconds: float, what: str) -> Any:
-    """Call probe() until it returns something truthy; fail naming `what` after `seconds`."""
-    deadline = time.monotonic() + seconds
-    while True:
-        try:
-            found = probe()
-        except AssertionError:
-            found = None
-        if found:
-            return found
-        assert time.monotonic() < deadline, f"{what}: not within {seconds:.0f} s"
-        time.sleep(2)
-
-
-def answers(container: str, *, user: bool = True) -> bool:
-    return "DicomAet" in rest(container, "/system", user=user)
-
-
-def build_images(registry: Registry, arch: str, log_dir: Path) -> str:
-    """Bases, orthanc, orthanc-plugins and postgres for one arch; their namespace."""
-    namespace = f"{registry.address}/cirr-{arch}-{uuid.uuid4().hex[:6]}"
-    bases = xbuild("bases", "-f", ROOT / "matrix.yml", "--arch", arch, "--namespace", namespace)
-    assert bases.exit_code == 0, bases.stderr
-    for matrix, image in ((ROOT / "matrix.yml", "orthanc-plugins"),
-                          (STACK / "matrix.yml", "postgres")):
-        built = xbuild("build", image, "-f", matrix, "--arch", arch, "--namespace", namespace,
-                       "--push", "--log-dir", log_dir / image)
-        assert built.exit_code == 0, built.stderr
-    return namespace
-
-
 @contextmanager
 def stack_up(namespace: str, arch: str, root: Path) -> Iterator[Stack]:
     """The stack from the registry with a cirr.env, plus the PACS and the workstation."""
-    ports = {name: _port() for name in ("ARCHIVE_DICOM_PORT", "ROUTER_DICOM_PORT",
-                                        "BRIDGE_DICOM_PORT", "ARCHIVE_HTTP_PORT",
-                                        "ROUTER_HTTP_PORT", "BRIDGE_HTTP_PORT")}
-    settings = {
-        "CIRR_NAMESPACE": namespace, "CIRR_TAG": f"latest-{arch}",
-        "ORTHANC_PG_DATABASE": DATABASE, "ORTHANC_PASSWORD": ORTHANC_PASSWORD,
-        "POSTGRES_PASSWORD": POSTGRES_PASSWORD,
-        # The PACS and the workstation are containers on the stack's network.
-        "MOD_PACS": "PACS,pacs,4242", "MOD_WORKSTATION": "WORKSTATION,workstation,4242",
-        **{name: str(port) for name, port in ports.items()},
-    }
     env_file = root / "cirr.env"
-    env_file.write_text("".join(f"{k}={v}\n" for k, v in settings.items()))
+    cirr_env = settings(namespace, arch, root)
+    env_file.write_text("".join(f"{k}={v}\n" for k, v in cirr_env.items()))
     stack = Stack(project=f"cirrtest{uuid.uuid4().hex[:8]}", env_file=env_file,
                   platform=PLATFORMS[arch])
     try:
         up = stack.compose("up", "-d")
         assert up.returncode == 0, up.stderr
-        orthanc = f"{namespace}/orthanc:latest-{arch}"
-        for alias, aet, extra in (
-                ("pacs", "PACS", ["-e", "ORTHANC__DICOM_MODALITIES__BRIDGE=CIRR1,bridge,4242"]),
-                ("workstation", "WORKSTATION", [])):
-            name = f"{stack.project}-{alias}"
-            started = docker("run", "-d", "--name", name, "--platform", stack.platform,
-                             "--network", stack.network, "--network-alias", alias,
-                             "-e", f"ORTHANC__DICOM_AET={aet}", *extra, orthanc)
-            assert started.returncode == 0, started.stderr
-            stack.extra.append(name)
+        stack.extra = start_peers(stack.network, f"{namespace}/orthanc:latest-{arch}",
+                                  stack.platform, stack.project)
         yield stack
     finally:
         for name in stack.extra:
@@ -185,69 +110,11 @@ def stack_up(namespace: str, arch: str, root: Path) -> Iterator[Stack]:
         assert left.stdout.strip() == "", left.stdout  # compose down -v removed its volumes
 
 
-def prove_dicom_flows(stack: Stack, timeout: float) -> None:
-    archive, router, bridge, postgres = (stack.container(s) for s in
-                                         ("archive", "router", "bridge", "postgres"))
-    pacs, workstation = stack.extra
-    for container, user in ((archive, True), (router, True), (bridge, True),
-                            (pacs, False), (workstation, False)):
-        until(lambda c=container, u=user: answers(c, user=u), timeout, f"{container} answers")
-
-    # A study in the PACS, made by Orthanc itself: no outside data.
-    created = rest(pacs, "/tools/create-dicom", {"Tags": {
-        "PatientName": "CIRR^TEST", "PatientID": "CIRR-0001", "Modality": "OT",
-        "StudyDescription": "xbuild stack test", "SOPClassUID": SECONDARY_CAPTURE}},
-        user=False)
-    instance = created["ID"]
-    study_uid = rest(pacs, f"/instances/{instance}/simplified-tags", user=False)[
-        "StudyInstanceUID"]
-
-    # The bridge finds it in the PACS (C-FIND) and pulls it (C-MOVE to itself).
-    query = rest(bridge, "/modalities/Pacs/query",
-                 {"Level": "Study", "Query": {"StudyInstanceUID": study_uid}})
-    assert rest(bridge, f"/queries/{query['ID']}/answers") == ["0"]
-    retrieved = rest(bridge, f"/queries/{query['ID']}/retrieve",
-                     {"TargetAet": "CIRR1", "Synchronous": True})
-    assert retrieved["RemoteAet"] == "PACS"
-    study = rest(bridge, "/tools/lookup", study_uid)
-    assert [s["Type"] for s in study] == ["Study"]
-
-    # The bridge sends it to the router, which forwards it to the archive and the workstation.
-    sent = rest(bridge, "/modalities/Router/store",
-                {"Resources": [study[0]["ID"]], "Synchronous": True})
-    assert (sent["InstancesCount"], sent["FailedInstancesCount"]) == (1, 0)
-
-    # Orthanc's instance ids hash the DICOM UIDs: the same id is the same instance.
-    until(lambda: rest(archive, "/instances") == [instance], timeout, "the archive holds it")
-    until(lambda: rest(workstation, "/instances", user=False) == [instance], timeout,
-          "the workstation received it")
-    until(lambda: rest(router, "/instances") == [], timeout, "the router keeps no copy")
-
-    # PostgreSQL indexes it (Orthanc's resource type 3 is an instance) and stores the file.
-    def psql(sql: str) -> str:
-        done = docker("exec", postgres, "psql", "-U", "postgres", "-d", DATABASE, "-tAc", sql)
-        assert done.returncode == 0, done.stderr
-        return done.stdout.strip()
-
-    assert psql("SELECT publicid FROM resources WHERE resourcetype = 3") == instance
-    assert int(psql("SELECT count(*) FROM storagearea")) >= 1
-
-    # With the workstation down, the router keeps what it could not deliver.
-    assert docker("stop", workstation).returncode == 0
-    second = rest(router, "/tools/create-dicom", {"Tags": {
-        "PatientName": "CIRR^DOWN", "PatientID": "CIRR-0002", "Modality": "OT",
-        "SOPClassUID": SECONDARY_CAPTURE}})["ID"]
-    until(lambda: second in rest(archive, "/instances"), timeout, "the archive holds the second")
-    until(lambda: f"kept {second}: not taken by Workstation" in docker(
-        "logs", router).stderr, timeout, "the router says it kept the second")
-    assert rest(router, "/instances") == [second]
-
-
 def test_cirr_stack_routes_a_study_from_the_pacs_on_amd64(registry: Registry,
                                                           tmp_path: Path) -> None:
     namespace = build_images(registry, "amd64", tmp_path)
     with stack_up(namespace, "amd64", tmp_path) as stack:
-        prove_dicom_flows(stack, timeout=180)
+        prove_dicom_flows(stack.container, timeout=180)
 
 
 @pytest.mark.e2e
@@ -255,7 +122,7 @@ def test_cirr_stack_routes_a_study_from_the_pacs_on_arm64v8(registry: Registry,
                                                             tmp_path: Path) -> None:
     namespace = build_images(registry, "arm64v8", tmp_path)
     with stack_up(namespace, "arm64v8", tmp_path) as stack:
-        prove_dicom_flows(stack, timeout=600)
+        prove_dicom_flows(stack.container, timeout=600)
 
 
 # --- the compose file, without running it ---------------------------------------------------
@@ -284,10 +151,22 @@ def test_the_compose_file_is_a_swarm_stack_with_the_seeds_placements() -> None:
     assert bridge["ORTHANC__DICOM_MODALITIES__PACS"] == "PACS,10.0.0.1,11112"  # from cirr.env
     assert services["archive"]["environment"]["ORTHANC__POSTGRESQL__DATABASE"] == "orthanc"
     assert services["archive"]["image"] == "127.0.0.1:5000/derekmerck/orthanc-plugins:latest"
+    # Passwords arrive as files under the names the images read, never in the environment.
+    targets = {name: [s["target"] for s in service["secrets"]]
+               for name, service in services.items()}
+    assert targets == {"postgres": ["POSTGRES_PASSWORD"],
+                       "archive": ["ORTHANC__REGISTERED_USERS", "ORTHANC__POSTGRESQL__PASSWORD"],
+                       "router": ["ORTHANC__REGISTERED_USERS"],
+                       "bridge": ["ORTHANC__REGISTERED_USERS"]}
+    assert services["postgres"]["environment"]["POSTGRES_PASSWORD_FILE"] == \
+        "/run/secrets/POSTGRES_PASSWORD"
+    for service in services.values():
+        assert not {k for k in service["environment"]
+                    if "PASSWORD" in k or "USERS" in k} - {"POSTGRES_PASSWORD_FILE"}
 
 
-@pytest.mark.parametrize("missing", ["POSTGRES_PASSWORD", "ORTHANC_PASSWORD",
-                                     "ORTHANC_PG_DATABASE", "MOD_PACS", "MOD_WORKSTATION"])
+@pytest.mark.parametrize("missing", ["CIRR_SECRETS", "ORTHANC_PG_DATABASE", "MOD_PACS",
+                                     "MOD_WORKSTATION"])
 def test_compose_refuses_a_cirr_env_without_a_required_setting(missing: str) -> None:
     settings = {k: v for k, v in EXAMPLE.items() if k != missing}
     done = _config(["docker", "compose", "-f", "compose.yml", "config", "-q"], settings)
