@@ -75,7 +75,7 @@ FLAG_VARS: Mapping[str, str] = {
     "VERBOSE_ENABLED": "--verbose",
     "TRACE_ENABLED": "--trace",
     "NO_JOBS": "--no-jobs",
-    # Read by the database plugins of some Orthanc releases; Orthanc 1.10 itself
+    # Read by the database plugins of some Orthanc releases; Orthanc 1.12 itself
     # only logs it as an unsupported option.
     "UNLOCK": "--unlock",
 }
@@ -118,8 +118,9 @@ class Plugin:
 
 
 # Database plugins are off by default: they fail at start-up without a database.
-# Worklists and ServeFolders ship with the orthanc package itself; they do
-# nothing until configured, so they stay off until asked for.
+# Worklists, ServeFolders, Housekeeper, DelayedDeletion and MultitenantDicom ship
+# with the orthanc package itself; they do nothing until configured, so they stay
+# off until asked for.
 PLUGINS: Mapping[str, Plugin] = {
     "DICOM_WEB": Plugin("DicomWeb", ("libOrthancDicomWeb.so",), True, {"Enable": True}),
     "GDCM": Plugin("Gdcm", ("libOrthancGdcm.so",), True),
@@ -143,6 +144,12 @@ PLUGINS: Mapping[str, Plugin] = {
         defaults={"Enable": True, "Database": "/var/lib/orthanc/worklists"},
     ),
     "SERVE_FOLDERS": Plugin("ServeFolders", ("libServeFolders.so",)),
+    # Shipped with Debian 13's orthanc package (Orthanc 1.11 and 1.12); each needs its
+    # section's "Enable" to do anything.
+    "HOUSEKEEPER": Plugin("Housekeeper", ("libHousekeeper.so",), defaults={"Enable": True}),
+    "DELAYED_DELETION": Plugin("DelayedDeletion", ("libDelayedDeletion.so",),
+                               defaults={"Enable": True}),
+    "MULTITENANT_DICOM": Plugin("MultitenantDicom", ("libMultitenantDicom.so",)),
 }
 
 

@@ -336,6 +336,34 @@ def test_default_plugins_without_any_setting(dirs: Dirs) -> None:
     assert "PostgreSQL" not in config
 
 
+# What Debian 13 puts in /usr/share/orthanc/plugins: the orthanc 1.12.7 package's five, and
+# those of orthanc-dicomweb, -gdcm, -mysql, -neuro, -postgresql, -python, -webviewer, -wsi.
+DEBIAN_13_LIBRARIES = [
+    "libDelayedDeletion.so", "libHousekeeper.so", "libModalityWorklists.so",
+    "libMultitenantDicom.so", "libServeFolders.so", "libOrthancDicomWeb.so",
+    "libOrthancGdcm.so", "libOrthancMySQLIndex.so", "libOrthancMySQLStorage.so",
+    "libOrthancNeuro.so", "libOrthancPostgreSQLIndex.so", "libOrthancPostgreSQLStorage.so",
+    "libOrthancPython.so", "libOrthancWebViewer.so", "libOrthancWSI.so"]
+
+
+def test_every_library_debian_13_ships_has_a_switch() -> None:
+    assert sorted(DEBIAN_13_LIBRARIES) == ALL_LIBRARIES
+
+
+def test_orthanc_1_12s_own_plugins_are_off_until_asked_for(dirs: Dirs) -> None:
+    dirs.install(*DEBIAN_13_LIBRARIES)
+    own = plugin_paths(dirs, "libHousekeeper.so", "libDelayedDeletion.so",
+                       "libMultitenantDicom.so")
+    assert not set(own) & set(dirs.build()["Plugins"])
+    config = dirs.build({"HOUSEKEEPER_PLUGIN_ENABLED": "true",
+                         "DELAYED_DELETION_PLUGIN_ENABLED": "yes",
+                         "MULTITENANT_DICOM_PLUGIN_ENABLED": "1"})
+    assert set(own) <= set(config["Plugins"])
+    # Housekeeper and DelayedDeletion do nothing unless their section says Enable.
+    assert (config["Housekeeper"], config["DelayedDeletion"]) == ({"Enable": True},) * 2
+    assert "MultitenantDicom" not in config
+
+
 @pytest.mark.parametrize("name", sorted(oc.PLUGINS))
 def test_each_plugin_is_switched_on_and_off_by_its_variable(dirs: Dirs, name: str) -> None:
     dirs.install(*ALL_LIBRARIES)
