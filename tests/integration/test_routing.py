@@ -64,13 +64,13 @@ def test_each_target_was_built_by_its_node(routed: tuple[Cli, str, Path],
     nodes = {(t["image"], t["arch"]): t["node"] for t in targets(run)}
     assert nodes == {(image, arch): (second_engine.context if arch != "amd64" else "")
                      for image in CHAIN for arch in ("amd64", "arm32v7", "arm64v8")}
-    # the docker driver keeps what it pushes in its engine's image store
+    # the docker driver keeps what it pushes (to the staging tag) in its engine's image store
     there, here = images_on(second_engine.context, namespace), images_on(None, namespace)
     for image in CHAIN:
-        assert {f"{image}:latest-arm64v8", f"{image}:latest-arm32v7"} <= there
-        assert f"{image}:latest-amd64" not in there
-        assert f"{image}:latest-amd64" in here
-        assert not {f"{image}:latest-arm64v8", f"{image}:latest-arm32v7"} & here
+        assert {f"{image}:staging-latest-arm64v8", f"{image}:staging-latest-arm32v7"} <= there
+        assert f"{image}:staging-latest-amd64" not in there
+        assert f"{image}:staging-latest-amd64" in here
+        assert not {f"{image}:staging-latest-arm64v8", f"{image}:staging-latest-arm32v7"} & here
     (timeline,) = root.joinpath("logs").glob("*/timeline.md")
     assert f"section {second_engine.context}" in timeline.read_text()
     assert "section default" in timeline.read_text()
