@@ -188,3 +188,12 @@ def test_the_length_check_catches_a_long_function() -> None:
     body = "".join(f"    x{n} = {n}\n" for n in range(39))
     assert long_functions("m", f"def fits():\n{body}") == []
     assert long_functions("m", f"def fits():\n{body}    x = 0\n") == ["m.fits (41 lines)"]
+
+
+def test_no_test_module_name_repeats_across_tiers() -> None:
+    """pytest imports test modules by their base name: two alike in different tiers stop the
+    whole run at collection ("import file mismatch")."""
+    seen: dict[str, list[str]] = {}
+    for path in sorted((PACKAGE.parent / "tests").rglob("test_*.py")):
+        seen.setdefault(path.name, []).append(str(path.parent.name))
+    assert {name: tiers for name, tiers in seen.items() if len(tiers) > 1} == {}
