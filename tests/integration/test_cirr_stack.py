@@ -19,8 +19,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.support.cirr import STACK, Registry, build_images, prove_dicom_flows
-from tests.support.cirr_stack import compose_plugin, stack_up
+from tests.support.cirr import STACK, Registry
+from tests.support.cirr_stack import compose_plugin, routes_a_study
 
 pytestmark = pytest.mark.integration
 __all__ = ["compose_plugin"]  # the module's autouse fixture, re-exported for pytest
@@ -28,9 +28,7 @@ __all__ = ["compose_plugin"]  # the module's autouse fixture, re-exported for py
 
 def test_cirr_stack_routes_a_study_from_the_pacs_on_amd64(registry: Registry,
                                                           tmp_path: Path) -> None:
-    namespace = build_images(registry, "amd64", tmp_path)
-    with stack_up(namespace, "amd64", tmp_path) as stack:
-        prove_dicom_flows(stack.container, timeout=180)
+    routes_a_study(registry, "amd64", tmp_path, timeout=180)
 
 
 # --- the compose file, without running it ---------------------------------------------------

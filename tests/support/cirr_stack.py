@@ -15,7 +15,15 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.cirr import PLATFORMS, STACK, settings, start_peers
+from tests.support.cirr import (
+    PLATFORMS,
+    STACK,
+    Registry,
+    build_images,
+    prove_dicom_flows,
+    settings,
+    start_peers,
+)
 from tests.support.engine import ci_is_set
 from tests.support.run import docker
 
@@ -88,3 +96,10 @@ def stack_up(namespace: str, arch: str, root: Path) -> Iterator[Stack]:
         left = docker("volume", "ls", "-q", "--filter", f"label=com.docker.compose.project="
                       f"{stack.project}")
         assert left.stdout.strip() == "", left.stdout  # compose down -v removed its volumes
+
+
+def routes_a_study(registry: Registry, arch: str, root: Path, *, timeout: float) -> None:
+    """The whole proof for one arch: images built, the stack up, the DICOM flows, torn down."""
+    namespace = build_images(registry, arch, root)
+    with stack_up(namespace, arch, root) as stack:
+        prove_dicom_flows(stack.container, timeout=timeout)
