@@ -80,7 +80,10 @@ def build(o: Options) -> None:
 
     Each child is built FROM the parent built for the same arch in this run, pinned by digest.
     With --push, a target whose published image carries the identity this checkout gives it
-    (see README, Incremental releases) is up to date: not built, not pushed. A failed target
+    (see README, Incremental releases) is up to date: not built, not pushed. Others are pushed
+    to their staging tags; an image's public tags move only when all its arches made it. With
+    --arch leaving some of an image's arches out, nothing of it goes public here: `xbuild
+    manifest --from` its build records does that. A failed target
     skips its dependents and everything else goes on. Exit codes: 0 all succeeded, 5 some
     failed, 6 all failed, 7 --verify found a lie, 2 bad input, 3 nothing selected, 4 host
     problem.
@@ -110,12 +113,13 @@ app.command("all", help="Build every image of the matrix: `build` with no IMAGE.
 @takes("images", "matrix", "namespace", "tag", "records", "allow_partial", "dry_run", "as_json")
 @handles_errors
 def manifest(o: Options) -> None:
-    """Publish manifest lists over per-arch images already pushed: the merge step when each
-    arch was built on its own runner.
+    """Publish per-arch tags and manifest lists over images already pushed: the merge step
+    when each arch was built on its own runner.
 
-    Without --from, an arch's per-arch tag counts only if its image carries the identity this
-    checkout computes for it; with --from, exactly the digests the build records name.
-    Otherwise the list is withheld, naming the arch (--allow-partial: published without it).
+    With --from, exactly the staged digests the build records name: each per-arch tag moves
+    to its digest, then the list. Without --from, only per-arch tags already public whose
+    image carries the identity this checkout computes (never a staged image). Otherwise no
+    tag of the image moves, naming the arch (--allow-partial: published without it).
     """
     from xbuild.pipeline.manifest import manifest as publish
 

@@ -67,7 +67,10 @@ DECLARED: dict[str, Any] = {
         help="Images to act on (default: all). A child brings its in-matrix parents along.",
         show_default=False)],
     "arch": ArchOpt,
-    "push": Annotated[bool, typer.Option(help="Push per-arch tags, then publish manifest lists.")],
+    "push": Annotated[bool, typer.Option(help=(
+        "Push each image x arch to its staging tag (staging-<tag>-<arch>); once every arch of "
+        "an image is done (and verified, with --verify), move its per-arch tags, then its "
+        "list. A failed or refused arch moves no public tag of its image."))],
     "matrix": Annotated[Path, typer.Option("--matrix", "-f", help="The matrix file.")],
     "namespace": Annotated[str | None, typer.Option(
         help="Publish under this namespace instead of the matrix's, e.g. 127.0.0.1:5000/team.",
@@ -85,8 +88,8 @@ DECLARED: dict[str, Any] = {
              "parents' per-arch tags already published.")],
     "verify": Annotated[bool, typer.Option(
         help="Verify each image this run builds, as `xbuild verify` does (smoke tests and "
-             "parity across arches included), before its manifest list is published; a "
-             "failure withholds the list (exit 7).")],
+             "parity across arches included), in staging before any of its public tags "
+             "moves; a failure moves none of them (exit 7).")],
     "builder": Annotated[list[str] | None, typer.Option(
         help="Build an arch on a node: ARCH=NAME (repeatable), or NAME for every arch. NAME "
              "is a docker context (an engine, e.g. over ssh) or a buildx builder; overrides "
