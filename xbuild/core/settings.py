@@ -10,6 +10,20 @@ from xbuild.core.nodes import NodeMap
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class SigningSettings:
+    """How a verified release is signed with cosign (README: Trust): with a key pair (`key`,
+    the private half's path; its password from COSIGN_PASSWORD, never argv) or keyless
+    (GitHub Actions' OIDC identity). Neither: nothing is signed."""
+
+    key: Path | None = None
+    keyless: bool = False
+
+    @property
+    def on(self) -> bool:
+        return self.key is not None or self.keyless
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class BuildSettings:
     push: bool = False
     jobs: int = 2  # builds at once on a node that sets no jobs of its own
@@ -21,3 +35,4 @@ class BuildSettings:
     rebuild: frozenset[str] = frozenset()  # images to build even if up to date; "*": all
     builders: NodeMap | None = None  # where each arch builds; None: matrix.yml's builders
     locked: bool = False  # every download pinned or locked, or nothing runs (--locked)
+    signing: SigningSettings = SigningSettings()  # off: matrix.yml's `signing:`, if any
