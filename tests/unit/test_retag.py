@@ -20,10 +20,11 @@ TAG = Reference.parse("127.0.0.1:5000/ns/orthanc:latest-arm64v8")
 
 
 def test_the_manifest_is_copied_under_the_tag_with_its_digest() -> None:
+    """--all: a list is copied whole (a signed list keeps its digest, so its signature)."""
     shell = RecordingShell()
     Retagger(shell).put(SOURCE, TAG)
     assert shell.commands == [(
-        "skopeo", "copy", "--preserve-digests", "--quiet", "--src-tls-verify=false",
+        "skopeo", "copy", "--all", "--preserve-digests", "--quiet", "--src-tls-verify=false",
         "--dest-tls-verify=false", f"docker://127.0.0.1:5000/ns/orthanc@{DIGEST}",
         "docker://127.0.0.1:5000/ns/orthanc:latest-arm64v8")]
 

@@ -62,8 +62,10 @@ class ArchReport:
     arch: Arch
     digest: str
     checks: tuple[Check, ...]
-    # What its files hold, for parity; None when its image could not be read.
+    # What its files hold, for parity and its SBOM; None when its image could not be read.
     inventory: Inventory | None = field(default=None, compare=False, repr=False)
+    labels: Mapping[str, str] = field(default_factory=dict, compare=False, repr=False)
+    created: datetime | None = field(default=None, compare=False, repr=False)
 
     @property
     def ok(self) -> bool:

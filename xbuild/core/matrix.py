@@ -15,10 +15,13 @@ from xbuild.core.imagespec import ImageSpec, parse_arches, parse_images, with_do
 from xbuild.core.nodes import NodeMap, parse_builders
 from xbuild.core.platforms import Arch, sort_key
 from xbuild.core.refs import Reference, per_arch_tag_problem
+from xbuild.core.settings import SigningSettings
 from xbuild.core.text import quoted
 from xbuild.core.yamlfile import Doc, check_keys, kind, read_yaml
 
-TOP_KEYS = ("namespace", "tag", "architectures", "images", "bases", "redirects", "builders")
+TOP_KEYS = ("namespace", "tag", "architectures", "images", "bases", "redirects", "builders",
+            "signing")
+SIGNING_KEYS = ("key", "keyless")
 BASE_KEYS = ("suite", "mirror", "security")
 _SUITE = re.compile(r"[a-z][a-z0-9-]{0,31}")
 _MIRROR = re.compile(r"https?://[A-Za-z0-9.-]+(?::[0-9]{1,5})?(?:/[A-Za-z0-9._~%/+-]*)?")
@@ -47,6 +50,7 @@ class Matrix:
     bases: tuple[BaseSpec, ...] = ()
     redirects: Redirects = ()  # download host -> the hosts it may redirect to
     builders: NodeMap = field(default_factory=NodeMap)  # where each arch builds (nodes.py)
+    signing: SigningSettings = field(default_factory=SigningSettings)  # how releases are signed
     _by_name: dict[str, ImageSpec] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -99,7 +103,8 @@ def load_matrix(path: Path) -> Matrix:
     return Matrix(path=path, namespace=namespace, tag=tag, arches=default_arches,
                   images=checked, bases=_bases(raw.get("bases"), doc),
                   redirects=parse_redirects(raw.get("redirects"), doc.error),
-                  builders=parse_builders(raw.get("builders"), every_arch, doc))
+                  builders=parse_builders(raw.get("builders"), every_arch, doc),
+                  signing=_signing(raw.get("signing"), path.parent, doc))
 
 
 def _reference_part(raw: Mapping[str, Any], key: str, problem: Any, doc: Doc) -> str:
@@ -111,6 +116,24 @@ def _reference_part(raw: Mapping[str, Any], key: str, problem: Any, doc: Doc) ->
     if reason := problem(value):
         raise doc.error(key, f"{quoted(value)} is not a valid Docker reference part: {reason}")
     return value
+
+
+def _signing(value: object, root: Path, doc: Doc) -> SigningSettings:
+    """`signing: {key: cosign.key}` (relative to matrix.yml; its password from
+    COSIGN_PASSWORD) or `signing: {keyless: true}`."""
+    if value is None:
+        return SigningSettings()
+    if not isinstance(value, dict):
+        raise doc.error("signing", f"must be a mapping with key or keyless (got {kind(value)})")
+    check_keys(value, SIGNING_KEYS, "signing", doc)
+    key, keyless = value.get("key"), value.get("keyless", False)
+    if key is not None and (not isinstance(key, str) or not key):
+        raise doc.error("signing.key", f"the cosign private key's path (got {kind(key)})")
+    if not isinstance(keyless, bool):
+        raise doc.error("signing.keyless", f"true or false (got {kind(keyless)})")
+    if key is not None and keyless:
+        raise doc.error("signing", "key or keyless, not both")
+    return SigningSettings(key=root / key if key else None, keyless=keyless)
 
 
 def _bases(value: object, doc: Doc) -> tuple[BaseSpec, ...]:

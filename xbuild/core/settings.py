@@ -3,7 +3,7 @@ down whole: the pipeline and the runner read it, nobody copies it."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from xbuild.core.nodes import NodeMap
@@ -35,4 +35,4 @@ class BuildSettings:
     rebuild: frozenset[str] = frozenset()  # images to build even if up to date; "*": all
     builders: NodeMap | None = None  # where each arch builds; None: matrix.yml's builders
     locked: bool = False  # every download pinned or locked, or nothing runs (--locked)
-    signing: SigningSettings = SigningSettings()  # off: matrix.yml's `signing:`, if any
+    signing: SigningSettings = field(default_factory=SigningSettings)  # off: matrix.yml's

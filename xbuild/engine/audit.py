@@ -82,7 +82,8 @@ def audit_arch(image: Reference, arch: Arch, entry: ListEntry, smoke: Sequence[S
         facts = gather_facts(image, docker, folders)
         checks = _judge(_InImage(docker, image, arch), entry, facts, smoke)
         return ArchReport(arch=arch, digest=entry.digest, checks=checks,
-                          inventory=facts.inventory)
+                          inventory=facts.inventory, labels=facts.labels,
+                          created=facts.created)
     except CommandFailed as exc:
         return unreadable(exc)
     finally:

@@ -47,6 +47,13 @@ class Tagger(Protocol):
     def put(self, source: Reference, tag: Reference) -> None: ...
 
 
+class Signer(Protocol):
+    """Signs pinned images and attaches signed attestations to them (host/cosign.py)."""
+
+    def sign(self, image: Reference) -> None: ...
+    def attest(self, image: Reference, predicate: Path, kind: str) -> None: ...
+
+
 class Inspector(Protocol):
     """Reads and runs images, never changing a registry (verify)."""
 

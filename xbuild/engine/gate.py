@@ -7,14 +7,16 @@ import threading
 from collections.abc import Callable, Mapping, Sequence
 
 from xbuild.core.answers import ListEntry
-from xbuild.core.checks import Report, Verdict
+from xbuild.core.checks import ArchReport, Report, Verdict
 from xbuild.core.parity import NO_PARITY, ParitySpec, judge_parity
 from xbuild.core.plan import ManifestList
 from xbuild.core.refs import Reference
 from xbuild.core.results import TargetResult
+from xbuild.core.sbom import SbomSubject, make_sbom
 from xbuild.core.smoke import SmokeTest
 from xbuild.engine.audit import audit_arch
 from xbuild.engine.engines import Inspector
+from xbuild.engine.signing import Evidence
 
 
 class VerifyGate:
@@ -22,11 +24,14 @@ class VerifyGate:
 
     def __init__(self, *, smoke: Mapping[str, Sequence[SmokeTest]],
                  parity: Mapping[str, ParitySpec], inspector: Callable[[], Inspector],
-                 show: Callable[[Report], None]) -> None:
+                 show: Callable[[Report], None],
+                 evidence: Callable[[str], Evidence] | None = None,
+                 tool_version: str = "") -> None:
         """`smoke`, `parity`: each image's smoke tests and parity declaration; `inspector`:
         asked for on the first image to verify; `show`: hands each report to whoever prints
-        it."""
+        it; `evidence`: where each target's SBOM is written, from the files verify read."""
         self.smoke, self.parity, self.inspector, self.show = smoke, parity, inspector, show
+        self.evidence, self.tool_version = evidence, tool_version
         self.reports: list[Report] = []
         self.failed: set[str] = set()  # target keys whose image failed
         self._lock = threading.Lock()
@@ -52,6 +57,8 @@ class VerifyGate:
                        self.smoke.get(image, ()), self.inspector(), folders=parity.paths)
             for r in built)
         report = Report(ref=ref, arches=arches, parity=judge_parity(parity, arches))
+        for result, arch in zip(built, arches, strict=True):
+            self._keep_sbom(result, arch)
         unlike = report.parity.status is Verdict.FAIL  # then no arch of it is recorded
         with self._lock:
             self.reports.append(report)
@@ -59,3 +66,13 @@ class VerifyGate:
                             if unlike or not a.ok}
             self.show(report)
         return report.refusal()
+
+    def _keep_sbom(self, result: TargetResult, arch: ArchReport) -> None:
+        if self.evidence is None or arch.inventory is None:
+            return
+        path = self.evidence(result.target.key).sbom
+        path.parent.mkdir(parents=True, exist_ok=True)
+        subject = SbomSubject(name=result.target.ref.repository, digest=result.digest,
+                              platform=result.target.arch.platform, created=arch.created)
+        path.write_text(make_sbom(arch.inventory, subject, tool_version=self.tool_version),
+                        encoding="utf-8")

@@ -18,27 +18,37 @@ from xbuild.core.refs import Reference
 from xbuild.core.results import ListResult, ListStatus
 from xbuild.engine.engines import Publisher, Tagger
 from xbuild.engine.retry import short_error
+from xbuild.engine.signing import MissingEvidence, Signing
 
 
 def publish_one(manifest: ManifestList, good: Sequence[tuple[Arch, Reference]],
                 lacking: Sequence[str], publisher: Publisher, tagger: Tagger | None, *,
                 allow_partial: bool, dry_run: bool, current: Mapping[str, str],
-                log: TextIO | None = None) -> ListResult:
+                log: TextIO | None = None, signing: Signing | None = None,
+                new: Sequence[tuple[str, Reference]] = ()) -> ListResult:
     """Publish `manifest` over `good` (arch, staged image pinned by digest); `lacking` names
     the arches missing; `current`: per-arch tag -> the digest it names now. `tagger` None:
-    the images were pushed under their public tags (the bases), so no tag moves."""
+    the images were pushed under their public tags (the bases), so no tag moves. `signing`:
+    the images `new` (target key, pinned) are attested and signed before any tag moves, and
+    the list before its tag does (engine/signing.py)."""
     result = functools.partial(ListResult, manifest=manifest,
                                available=tuple(str(arch.platform) for arch, _ in good))
     if lacking and (not allow_partial or not good):
         return result(status=ListStatus.WITHHELD,
                       detail=f"not published: no {', '.join(lacking)}; no tag moved")
     started = time.monotonic()
+    signing = None if dry_run else signing
     try:
+        if signing is not None:
+            signing.images(new, log)
         if tagger is not None:
             move_tags(manifest, good, tagger, current, log)
-        publisher.create_list(manifest.ref, [source for _, source in good], log)
+        make_list(manifest.ref, [source for _, source in good], publisher=publisher,
+                  tagger=tagger, signing=signing, log=log)
     except CommandFailed as exc:
         return result(status=ListStatus.FAILED, detail=short_error(exc.output))
+    except MissingEvidence as exc:
+        return result(status=ListStatus.FAILED, detail=f"not signed: {exc}; no tag moved")
     result = functools.partial(result, seconds=time.monotonic() - started)
     platforms = tuple(str(arch.platform) for arch, _ in good)
     if dry_run:
@@ -65,3 +75,15 @@ def move_tags(manifest: ManifestList, good: Sequence[tuple[Arch, Reference]], ta
         tagger.put(source, tag)
         moved.append(tag)
     return moved
+
+
+def make_list(ref: Reference, sources: Sequence[Reference], *, publisher: Publisher,
+              tagger: Tagger | None, signing: Signing | None, log: TextIO | None) -> None:
+    """The list `ref` over `sources`; signed, it is made under its staging tag, signed there,
+    then put under `ref`, so the public tag never names an unsigned list."""
+    if signing is None or tagger is None:
+        publisher.create_list(ref, sources, log)
+        return
+    staged = ref.staging()
+    publisher.create_list(staged, sources, log)
+    tagger.put(signing.list(staged, log), ref)

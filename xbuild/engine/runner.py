@@ -32,6 +32,7 @@ from xbuild.core.settings import BuildSettings
 from xbuild.engine.engines import Builder, Publisher, Tagger
 from xbuild.engine.publish import publish_one
 from xbuild.engine.retry import short_error
+from xbuild.engine.signing import Signing
 
 Job = Target | ManifestList
 
@@ -50,6 +51,12 @@ class RunLogs(Protocol):
     def path(self) -> Path: ...
     def target_log(self, key: str) -> Path: ...
     def list_log(self, image: str) -> Path: ...
+
+
+class Witness(Protocol):
+    def __call__(self, result: TargetResult, parent: Reference | None) -> None:
+        """Keep the provenance of a staged image (`parent`: the image it was built FROM)."""
+        ...
 
 
 class Gate(Protocol):
@@ -73,6 +80,8 @@ class RunOptions:
     unbuildable: Mapping[str, str] = field(default_factory=dict)  # target key -> why not
     nodes: NodeMap = field(default_factory=NodeMap)  # where each arch builds
     gate: Gate | None = None
+    witness: Witness | None = None  # keeps each staged image's provenance in the run folder
+    signing: Signing | None = None  # signs what the gate passed, before any tag moves
 
     def node_of(self, target: Target) -> Node:
         return self.nodes.node_for(target.arch)
@@ -123,7 +132,9 @@ class Runner:
             elif digest := self.options.resolution.up_to_date.get(target.key):
                 self._record(TargetResult(target=target, status=Status.UP_TO_DATE, digest=digest))
             elif digest := self.options.resolution.staged.get(target.key):
-                self._record(TargetResult(target=target, status=Status.STAGED, digest=digest))
+                staged = TargetResult(target=target, status=Status.STAGED, digest=digest)
+                self._witness(staged)
+                self._record(staged)
 
     def _ready(self, busy: Iterable[Job]) -> list[Job]:
         """Lists whose arches are all done first (they free a slot soonest), then builds
@@ -216,7 +227,20 @@ class Runner:
                             seconds=time.monotonic() - start)
         status = (Status.DRY_RUN if self.options.settings.dry_run
                   else Status.PUSHED if self.options.settings.push else Status.BUILT)
-        return done(status=status, digest=built.digest, seconds=time.monotonic() - start)
+        result = done(status=status, digest=built.digest, seconds=time.monotonic() - start)
+        self._witness(result)
+        return result
+
+    def _witness(self, result: TargetResult) -> None:
+        if self.options.witness is not None and result.status.staged:
+            self.options.witness(result, self._parent_pinned(result.target))
+
+    def _parent_pinned(self, target: Target) -> Reference | None:
+        if target.parent_published:
+            return target.parent_published
+        parent = self.plan.parent_of(target)
+        done = self.results.get(parent.key) if parent else None
+        return parent.ref.pinned(done.digest) if parent and done and done.digest else None
 
     def _publish(self, manifest: ManifestList) -> ListResult:
         results = [self.results[k] for k in manifest.target_keys()]
@@ -233,11 +257,14 @@ class Runner:
                 return ListResult(manifest=manifest, status=ListStatus.REFUSED, detail=refused,
                                   available=tuple(str(a.platform) for a, _ in good))
         log_path = self.options.logs.list_log(manifest.image)
+        new = [(r.target.key, r.target.ref.pinned(r.digest)) for r in results
+               if r.status.staged]
         with log_path.open("w", encoding="utf-8") as log:
             return publish_one(manifest, good, lacking, self.publisher(), self.tagger(),
                                allow_partial=self.options.settings.allow_partial,
                                dry_run=self.options.settings.dry_run,
-                               current=self.options.resolution.current_digests(), log=log)
+                               current=self.options.resolution.current_digests(), log=log,
+                               signing=self.options.signing, new=new)
 
 
 def run_plan(plan: Plan, reporter: Reporter, options: RunOptions, *,

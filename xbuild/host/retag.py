@@ -28,7 +28,7 @@ class Retagger:
         """Make `tag` name exactly the manifest `source` pins; raises CommandFailed."""
         if not source.digest or not tag.tag or tag.digest:
             raise ValueError(f"retag needs a pinned source and a plain tag: {source} -> {tag}")
-        argv = ["skopeo", "copy", "--preserve-digests", "--quiet"]
+        argv = ["skopeo", "copy", "--all", "--preserve-digests", "--quiet"]  # --all: a list whole
         if insecure(source.registry):
             argv.append("--src-tls-verify=false")
         if insecure(tag.registry):

@@ -9,6 +9,8 @@ leaves there is named here, and only here.
     timeline.md               the run as a mermaid Gantt chart
     summary.json              what happened, written even when the run fails midway
     build-record.json         with --push: per target its identity and pushed digest
+    evidence/<target>.cdx.json   with --verify: each verified image's SBOM (CycloneDX 1.6)
+    evidence/<target>.slsa.json  with --push: each staged image's provenance (SLSA v1)
     .pid                      the process that runs it (so a sweep leaves a live run alone)
 """
 
@@ -22,10 +24,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from xbuild.engine.signing import Evidence
 from xbuild.host.paths import write_text_atomically
 
 OWNER = ".pid"
 DOWNLOADS = "downloads"
+EVIDENCE = "evidence"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -58,6 +62,9 @@ class RunFolder:
     def base_log(self, name: str, tag: str, arch: str) -> Path:
         return self.path / f"{name}-{tag}-{arch}.log"
 
+    def evidence(self, key: str) -> Evidence:
+        return evidence_beside(self.path / "build-record.json", key)
+
     @property
     def downloads(self) -> Path:
         return self.path / DOWNLOADS
@@ -70,6 +77,13 @@ class RunFolder:
 
     def write_build_record(self, data: dict[str, Any]) -> Path:
         return _write_json(self.path / "build-record.json", data)
+
+
+def evidence_beside(record: Path, key: str) -> Evidence:
+    """Where a target's SBOM and provenance lie in the run folder of the build record `record`
+    (so `manifest --from` finds what another runner's run kept)."""
+    folder = record.parent / EVIDENCE
+    return Evidence(sbom=folder / f"{key}.cdx.json", provenance=folder / f"{key}.slsa.json")
 
 
 def _write_json(path: Path, data: dict[str, Any]) -> Path:

@@ -48,3 +48,8 @@ def provenance(root: Path, shell: Shell, inputs: Iterable[Path] = ()) -> Provena
     return Provenance(created=created, epoch=epoch,
                       revision=_git(shell, root, "rev-parse", "HEAD"),
                       source=source_url(_git(shell, root, "remote", "get-url", "origin")))
+
+
+def dirty(root: Path, shell: Shell) -> bool:
+    """Uncommitted changes in the checkout at `root` (False outside git)."""
+    return bool(_git(shell, root, "status", "--porcelain", "--untracked-files=no"))

@@ -6,10 +6,11 @@ from __future__ import annotations
 import functools
 import os
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from pathlib import Path
 
+import xbuild
 from xbuild.core import record
 from xbuild.core.buildspec import Pairs, image_source
 from xbuild.core.emulation import builds_slowly, execution_text, node_line
@@ -20,19 +21,24 @@ from xbuild.core.nodes import NodeMap, cross_node_problem
 from xbuild.core.plan import Plan, Target
 from xbuild.core.platforms import sort_key
 from xbuild.core.refs import Reference
-from xbuild.core.results import RunReport
-from xbuild.core.settings import BuildSettings
+from xbuild.core.results import ListStatus, RunReport
+from xbuild.core.settings import BuildSettings, SigningSettings
 from xbuild.engine.gate import VerifyGate
 from xbuild.engine.runner import RunOptions, run_plan
+from xbuild.engine.signing import Evidence
 from xbuild.host import qemu
+from xbuild.host.cosign import Cosign
 from xbuild.host.run_folder import RunFolder
+from xbuild.host.staging import Staged
 from xbuild.host.vcs import provenance
 from xbuild.output.console import Console
 from xbuild.output.progress import Progress
 from xbuild.output.views import show_verdict, summary_grid, summary_markdown, timeline_mermaid
 from xbuild.pipeline.download_step import download, downloads_wanted
+from xbuild.pipeline.provenance_step import ProvenanceWitness
 from xbuild.pipeline.resolve import resolve, with_downloads
 from xbuild.pipeline.tools import Tools, tools
+from xbuild.pipeline.trust_step import chosen, cosign_for, signing_with, verify_commands
 
 
 def preflight(targets: Sequence[Target], nodes: NodeMap,
@@ -119,7 +125,12 @@ def build(matrix: Matrix, plan: Plan, settings: BuildSettings, console: Console,
     """Every step of a build; `kit` replaces the real engine, shell and registry (tests)."""
     started = time.monotonic()
     downloads_wanted(matrix, plan, locked=settings.locked)  # bad input stops here, first
+    if settings.signing.on and not settings.push:
+        raise SelectionError("--sign-key and --sign-keyless sign what --push publishes: "
+                             "add --push")
+    signed = chosen(settings.signing, matrix) if settings.push else SigningSettings()
     kit = kit or tools(console, dry_run=settings.dry_run)
+    cosign = cosign_for(signed, kit)  # a missing key or cosign stops the run here
     resolution = _resolve(matrix, plan, settings, kit)
     todo = resolution.to_build(plan)
     check_secrets(todo)
@@ -132,27 +143,56 @@ def build(matrix: Matrix, plan: Plan, settings: BuildSettings, console: Console,
                       dry_run=settings.dry_run, cache=run.cache, staging=run.downloads,
                       console=console, redirects=matrix.redirects)
     resolution = with_downloads(resolution, plan, staged.checksums)
-    gate = verify_gate(matrix, kit) if settings.verify else None
-    native = qemu.host_arch()
-    options = RunOptions(
-        settings=settings, logs=run, native=(native,) if native else (),
-        provenance=provenance(matrix.path.parent, kit.shell, _inputs(matrix, plan)),
-        resolution=resolution, base_contexts=base_contexts(matrix, plan, resolution, console),
-        target_contexts=staged.contexts, unbuildable=staged.unbuildable, nodes=nodes,
-        gate=gate)
+    options = run_options(matrix, plan, settings, kit, run=run, resolution=resolution,
+                          staged=staged, nodes=nodes, cosign=cosign)
     try:
-        return _run(plan, options, kit, run=run, gate=gate, slow=slow, how=how,
-                    started=started)
+        report = _run(plan, options, kit, run=run, slow=slow, how=how, started=started)
     finally:
         staged.cleanup()  # the staged copies; the cache keeps the files
+    if cosign is not None:
+        _show_verify_commands(report, signed, kit.console)
+    return report
 
 
-def _run(plan: Plan, options: RunOptions, kit: Tools, *, run: RunFolder,
-         gate: VerifyGate | None, slow: set[str], how: list[str],
-         started: float) -> RunReport:
+def run_options(matrix: Matrix, plan: Plan, settings: BuildSettings, kit: Tools, *,
+                run: RunFolder, resolution: Resolution, staged: Staged, nodes: NodeMap,
+                cosign: Cosign | None) -> RunOptions:
+    """Everything the runner is given, made once: signing brings the gate along, as only a
+    verified image has an SBOM to attest."""
+    gate = (verify_gate(matrix, kit, evidence=run.evidence if settings.push else None)
+            if settings.verify or cosign is not None else None)
+    facts = provenance(matrix.path.parent, kit.shell, _inputs(matrix, plan))
+    witness = (ProvenanceWitness(matrix, resolution, run, facts, kit)
+               if settings.push and not settings.dry_run else None)
+    native = qemu.host_arch()
+    return RunOptions(
+        settings=settings, logs=run, native=(native,) if native else (), provenance=facts,
+        resolution=resolution, base_contexts=base_contexts(matrix, plan, resolution,
+                                                           kit.console),
+        target_contexts=staged.contexts, unbuildable=staged.unbuildable, nodes=nodes,
+        gate=gate, witness=witness,
+        signing=signing_with(cosign, kit, run.evidence) if cosign is not None else None)
+
+
+def _show_verify_commands(report: RunReport, signed: SigningSettings,
+                          console: Console) -> None:
+    lists = [r.manifest.ref for r in report.lists
+             if r.status in (ListStatus.PUBLISHED, ListStatus.PARTIAL)]
+    if not lists:
+        return
+    lines = verify_commands(lists, signed, os.environ)
+    console.say("Check what this run signed:")
+    for line in lines:
+        console.say(f"  {line}")
+    console.step_summary("### Verify\n\n```sh\n" + "\n".join(lines) + "\n```\n")
+
+
+def _run(plan: Plan, options: RunOptions, kit: Tools, *, run: RunFolder, slow: set[str],
+         how: list[str], started: float) -> RunReport:
     """Run the plan, verify what no list of this run verified, show the summary; whatever
     fails after the pushes, the records say what was done."""
     report: RunReport | None = None
+    gate = options.gate if isinstance(options.gate, VerifyGate) else None
     try:
         with Progress(kit.console, len(plan.targets)) as progress:
             report = run_plan(plan, progress, options, builder_on=kit.engines.on,
@@ -179,12 +219,15 @@ def _resolve(matrix: Matrix, plan: Plan, settings: BuildSettings, kit: Tools) ->
     return resolution
 
 
-def verify_gate(matrix: Matrix, kit: Tools) -> VerifyGate:
-    """The gate `--verify` puts before each list: it shows each verdict on the console."""
+def verify_gate(matrix: Matrix, kit: Tools,
+                evidence: Callable[[str], Evidence] | None = None) -> VerifyGate:
+    """The gate `--verify` puts before each list: it shows each verdict on the console, and
+    keeps each verified image's SBOM where `evidence` says."""
     return VerifyGate(smoke={spec.name: spec.smoke for spec in matrix.images},
                       parity={spec.name: spec.parity for spec in matrix.images},
                       inspector=kit.engines.on,
-                      show=functools.partial(show_verdict, console=kit.console))
+                      show=functools.partial(show_verdict, console=kit.console),
+                      evidence=evidence, tool_version=xbuild.__version__)
 
 
 def _summarise(report: RunReport, slow: set[str], how: list[str], run: RunFolder,

@@ -1,0 +1,80 @@
+"""Signing for one command (README: Trust): which key or identity, cosign checked before
+anything is built, and the commands a consumer runs to check what was signed."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Callable, Mapping, Sequence
+
+from xbuild.core.errors import EnvironmentProblem, SelectionError
+from xbuild.core.matrix import Matrix
+from xbuild.core.refs import Reference
+from xbuild.core.settings import SigningSettings
+from xbuild.core.slsa import COSIGN_TYPE as PROVENANCE_TYPE
+from xbuild.engine.signing import SBOM_TYPE, Evidence, Signing
+from xbuild.host.cosign import PASSWORD_ENV, Cosign, SigningKey
+from xbuild.host.published import insecure
+from xbuild.pipeline.tools import Tools
+
+OIDC_ISSUER = "https://token.actions.githubusercontent.com"
+_INSECURE = " --allow-http-registry --allow-insecure-registry"
+
+
+def chosen(settings: SigningSettings, matrix: Matrix) -> SigningSettings:
+    """The command line's choice, or else matrix.yml's `signing:`."""
+    return settings if settings.on else matrix.signing
+
+
+def cosign_for(settings: SigningSettings, kit: Tools) -> Cosign | None:
+    """What signs this command's release; None when nothing is to be signed. Refuses a
+    missing key or cosign, so call it before anything runs."""
+    if not settings.on:
+        return None
+    if shutil.which("cosign") is None:
+        raise EnvironmentProblem("signing needs the cosign CLI, which is not installed "
+                                 "(`bash ci/host-setup.sh` installs Debian 13's)")
+    key = None
+    if settings.key is not None:
+        if not settings.key.is_file():
+            raise SelectionError(f"{settings.key}: no such cosign private key (--sign-key, "
+                                 "or matrix.yml signing.key)")
+        key = SigningKey(path=settings.key, password=os.environ.get(PASSWORD_ENV, ""))
+    return Cosign(kit.shell, key=key)
+
+
+def signing_with(cosign: Cosign, kit: Tools, evidence: Callable[[str], Evidence]) -> Signing:
+    """Signing by `cosign` of the images whose SBOM and provenance `evidence` locates."""
+    return Signing(signer=lambda: cosign, evidence=evidence,
+                   digest_of=lambda ref: _digest(kit, ref))
+
+
+def _digest(kit: Tools, ref: Reference) -> str:
+    answers, failures = kit.registry.read_all([ref])
+    if str(ref) in failures:
+        raise failures[str(ref)]
+    found = answers.get(str(ref))
+    if found is None:
+        raise EnvironmentProblem(f"{ref}: the list just made is not in the registry")
+    return found.digest
+
+
+def verify_commands(lists: Sequence[Reference], settings: SigningSettings,
+                    env: Mapping[str, str]) -> list[str]:
+    """How a consumer checks what this run signed, with xbuild and with plain cosign; `env`
+    names the GitHub workflow whose identity signs keyless."""
+    if settings.key is not None:
+        trust = f"--key {settings.key.with_suffix('.pub')}"
+        cosign_trust = trust + " --insecure-ignore-tlog=true"
+    else:
+        workflow = env.get("GITHUB_WORKFLOW_REF", "OWNER/REPO/.github/workflows/images.yml@REF")
+        server = env.get("GITHUB_SERVER_URL", "https://github.com")
+        trust = cosign_trust = (f"--certificate-identity {server}/{workflow} "
+                                f"--certificate-oidc-issuer {OIDC_ISSUER}")
+    lines = []
+    for ref in lists:
+        flags = cosign_trust + (_INSECURE if insecure(ref.registry) else "")
+        lines += [f"xbuild verify {ref} {trust}", f"cosign verify {flags} {ref}",
+                  *(f"cosign verify-attestation --type {kind} {flags} {ref}-ARCH"
+                    for kind in (SBOM_TYPE, PROVENANCE_TYPE))]
+    return lines
