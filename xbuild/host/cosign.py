@@ -13,11 +13,12 @@ from __future__ import annotations
 import base64
 import json
 import os
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from xbuild.core.errors import CommandFailed
+from xbuild.core.errors import CommandFailed, EnvironmentProblem
 from xbuild.core.refs import Reference
 from xbuild.engine.retry import RetryPolicy, is_transient
 from xbuild.host.cmd import Completed, Shell
@@ -93,6 +94,14 @@ class Cosign:
         result: Completed = retrying(lambda: self.shell.run(
             ["cosign", *args], timeout=TIMEOUT, env=env, reads_only=reads_only))
         return result
+
+
+def checking_cosign(shell: Shell) -> Cosign:
+    """A cosign that verifies; EnvironmentProblem when there is none on this host."""
+    if shutil.which("cosign") is None:
+        raise EnvironmentProblem("checking signatures needs the cosign CLI, which is not "
+                                 "installed (`bash ci/host-setup.sh` installs Debian 13's)")
+    return Cosign(shell)
 
 
 def _pinned(image: Reference) -> str:

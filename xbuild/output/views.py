@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Mapping, Sequence
 
-from xbuild.core.checks import Report, Verdict
+from xbuild.core.checks import Check, Report, Verdict
 from xbuild.core.emulation import ArchStatus, execution_text
 from xbuild.core.inventory import Inventory
 from xbuild.core.plan import Plan
@@ -101,29 +101,34 @@ def verify_grid(report: Report) -> Grid:
     own (under a column of its own)."""
     names = list(dict.fromkeys(c.check for a in report.arches for c in a.checks))
     verdict = "verified" if report.ok else "NOT verified"
-    rows = []
-    for arch in report.arches:
-        checks = {c.check: c for c in arch.checks}
-        cells = [arch.arch.name]
-        for name in names:
-            check = checks.get(name)
-            if check is None:
-                cells.append("")
-                continue
-            shown = "" if check.status is Verdict.NA else check.observed
-            text = f"{_VERDICT_MARK[check.status]} {shown}".strip()
-            if check.status is Verdict.FAIL and check.expected:
-                text += f"\n(expected {check.expected})"
-            cells.append(text)
-        rows.append(((*cells, ""), None if arch.ok else "red"))
+    rows = [((arch.arch.name, *_check_cells(arch.checks, names), ""),
+             None if arch.ok else "red") for arch in report.arches]
     parity = report.parity
     lines = parity.lines()
     text = "\n".join([f"{_VERDICT_MARK[parity.status]} {parity.observed}",
                       *lines[:PARITY_SHOWN], *(["…"] if len(lines) > PARITY_SHOWN else [])])
-    rows.append((("all arches", *[""] * len(names), text),
-                 "red" if parity.status is Verdict.FAIL else None))
+    failed = parity.status is Verdict.FAIL or any(c.status is Verdict.FAIL
+                                                  for c in report.list_checks)
+    rows.append((("all arches", *_check_cells(report.list_checks, names), text),
+                 "red" if failed else None))
     return Grid(title=f"{report.ref}: {verdict}", headers=("arch", *names, "parity"),
                 rows=tuple(rows), lines_between=True)
+
+
+def _check_cells(checks: Sequence[Check], names: Sequence[str]) -> list[str]:
+    by_name = {c.check: c for c in checks}
+    cells = []
+    for name in names:
+        check = by_name.get(name)
+        if check is None:
+            cells.append("")
+            continue
+        shown = "" if check.status is Verdict.NA else check.observed
+        text = f"{_VERDICT_MARK[check.status]} {shown}".strip()
+        if check.status is Verdict.FAIL and check.expected:
+            text += f"\n(expected {check.expected})"
+        cells.append(text)
+    return cells
 
 
 def verify_failures(report: Report) -> list[str]:
@@ -136,6 +141,8 @@ def verify_failures(report: Report) -> list[str]:
                 expected = f" (expected {check.expected})" if check.expected else ""
                 lines.append(f"✗ {report.ref} {arch.arch.name} {check.check}: "
                              f"{check.observed}{expected}")
+    lines += [f"✗ {report.ref} list {c.check}: {c.observed}" for c in report.list_checks
+              if c.status is Verdict.FAIL]
     if report.parity.status is Verdict.FAIL:
         found = report.parity.lines()
         lines += [f"✗ {report.ref} parity: {line}" for line in found[:FAILURES_SHOWN]]

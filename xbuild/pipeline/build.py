@@ -21,8 +21,8 @@ from xbuild.core.nodes import NodeMap, cross_node_problem
 from xbuild.core.plan import Plan, Target
 from xbuild.core.platforms import sort_key
 from xbuild.core.refs import Reference
-from xbuild.core.results import ListStatus, RunReport
-from xbuild.core.settings import BuildSettings, SigningSettings
+from xbuild.core.results import RunReport
+from xbuild.core.settings import UNSIGNED, BuildSettings
 from xbuild.engine.gate import VerifyGate
 from xbuild.engine.runner import RunOptions, run_plan
 from xbuild.engine.signing import Evidence
@@ -38,7 +38,7 @@ from xbuild.pipeline.download_step import download, downloads_wanted
 from xbuild.pipeline.provenance_step import ProvenanceWitness
 from xbuild.pipeline.resolve import resolve, with_downloads
 from xbuild.pipeline.tools import Tools, tools
-from xbuild.pipeline.trust_step import chosen, cosign_for, signing_with, verify_commands
+from xbuild.pipeline.trust_step import chosen, cosign_for, show_verify_commands, signing_with
 
 
 def preflight(targets: Sequence[Target], nodes: NodeMap,
@@ -128,7 +128,7 @@ def build(matrix: Matrix, plan: Plan, settings: BuildSettings, console: Console,
     if settings.signing.on and not settings.push:
         raise SelectionError("--sign-key and --sign-keyless sign what --push publishes: "
                              "add --push")
-    signed = chosen(settings.signing, matrix) if settings.push else SigningSettings()
+    signed = chosen(settings.signing, matrix) if settings.push else UNSIGNED
     kit = kit or tools(console, dry_run=settings.dry_run)
     cosign = cosign_for(signed, kit)  # a missing key or cosign stops the run here
     resolution = _resolve(matrix, plan, settings, kit)
@@ -150,7 +150,7 @@ def build(matrix: Matrix, plan: Plan, settings: BuildSettings, console: Console,
     finally:
         staged.cleanup()  # the staged copies; the cache keeps the files
     if cosign is not None:
-        _show_verify_commands(report, signed, kit.console)
+        show_verify_commands(report.lists, signed, kit.console)
     return report
 
 
@@ -172,19 +172,6 @@ def run_options(matrix: Matrix, plan: Plan, settings: BuildSettings, kit: Tools,
         target_contexts=staged.contexts, unbuildable=staged.unbuildable, nodes=nodes,
         gate=gate, witness=witness,
         signing=signing_with(cosign, kit, run.evidence) if cosign is not None else None)
-
-
-def _show_verify_commands(report: RunReport, signed: SigningSettings,
-                          console: Console) -> None:
-    lists = [r.manifest.ref for r in report.lists
-             if r.status in (ListStatus.PUBLISHED, ListStatus.PARTIAL)]
-    if not lists:
-        return
-    lines = verify_commands(lists, signed, os.environ)
-    console.say("Check what this run signed:")
-    for line in lines:
-        console.say(f"  {line}")
-    console.step_summary("### Verify\n\n```sh\n" + "\n".join(lines) + "\n```\n")
 
 
 def _run(plan: Plan, options: RunOptions, kit: Tools, *, run: RunFolder, slow: set[str],

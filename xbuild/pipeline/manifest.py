@@ -11,34 +11,52 @@ from pathlib import Path
 
 from xbuild.core import record
 from xbuild.core.bounded_read import read_bounded
-from xbuild.core.errors import ConfigError
+from xbuild.core.errors import ConfigError, SelectionError
 from xbuild.core.identity import Resolution
 from xbuild.core.matrix import Matrix
 from xbuild.core.plan import ManifestList, Plan, make_plan
 from xbuild.core.results import ListResult, ListStatus
+from xbuild.core.settings import UNSIGNED, SigningSettings
 from xbuild.engine.publish import publish_one
+from xbuild.engine.signing import Signing
+from xbuild.host.run_folder import evidence_beside
 from xbuild.output.console import Console
 from xbuild.pipeline.resolve import resolve
 from xbuild.pipeline.tools import Tools, tools
+from xbuild.pipeline.trust_step import chosen as chosen_signing
+from xbuild.pipeline.trust_step import cosign_for, show_verify_commands, signing_with
 
 Choice = dict[str, str]  # target key -> a digest ("sha256:...") or why there is none
 
 
 def manifest(matrix: Matrix, *, images: Sequence[str], namespace: str | None, tag: str | None,
              allow_partial: bool, dry_run: bool, console: Console,
-             records: Sequence[Path] = (), kit: Tools | None = None) -> list[ListResult]:
+             records: Sequence[Path] = (), kit: Tools | None = None,
+             signing: SigningSettings = UNSIGNED) -> list[ListResult]:
+    """Publish the lists; with `signing` (or matrix.yml's), each per-arch image new under its
+    tag is attested with the SBOM and provenance its run kept beside its record, and signed,
+    and so is each list, before its public tag moves."""
+    signed = chosen_signing(signing, matrix)
+    if signed.on and not records:
+        raise SelectionError("signing needs --from: each arch's SBOM and provenance lie in "
+                             "evidence/ beside the build record of the run that verified it")
     plan = make_plan(matrix, images=images, namespace=namespace, tag=tag, build_parents=False)
-    chosen_from = _read_records(plan, records) if records else None
+    chosen_from, where = _read_records(plan, records) if records else (None, {})
     kit = kit or tools(console, dry_run=dry_run)
+    cosign = cosign_for(signed, kit)
     resolution = resolve(matrix, plan, kit.registry, push=True)
     chosen = (from_records(plan, resolution, chosen_from) if chosen_from is not None
               else from_registry(plan, resolution))
+    signer = (signing_with(cosign, kit, lambda key: evidence_beside(where[key], key))
+              if cosign is not None else None)
     results = [_publish(m, chosen, resolution, kit, allow_partial=allow_partial,
-                        dry_run=dry_run)
+                        dry_run=dry_run, signing=signer)
                for m in plan.manifests]
     for result in results:
         console.list_result(str(result.manifest.ref), result.status, result.detail,
                             result.status.ok)
+    if cosign is not None:
+        show_verify_commands(results, signed, kit.console)
     return results
 
 
@@ -59,7 +77,10 @@ def from_registry(plan: Plan, resolution: Resolution) -> Choice:
     return chosen
 
 
-def _read_records(plan: Plan, paths: Sequence[Path]) -> dict[str, record.Entry]:
+def _read_records(plan: Plan, paths: Sequence[Path]
+                  ) -> tuple[dict[str, record.Entry], dict[str, Path]]:
+    """The records' entries merged, and which record names each target (its run folder
+    keeps the target's evidence)."""
     read = []
     for path in paths:
         try:
@@ -73,7 +94,8 @@ def _read_records(plan: Plan, paths: Sequence[Path]) -> dict[str, record.Entry]:
             raise ConfigError(f"{path}: records {namespace}:{tag}, but this merge publishes "
                               f"{plan.namespace}:{plan.tag} (pass --namespace/--tag)")
         read.append((path, entries))
-    return record.merge(read)
+    where = {entry.target: path for path, entries in reversed(read) for entry in entries}
+    return record.merge(read), where
 
 
 def from_records(plan: Plan, resolution: Resolution, entries: dict[str, record.Entry]) -> Choice:
@@ -91,7 +113,7 @@ def from_records(plan: Plan, resolution: Resolution, entries: dict[str, record.E
 
 
 def _publish(manifest: ManifestList, chosen: Choice, resolution: Resolution, kit: Tools, *,
-             allow_partial: bool, dry_run: bool) -> ListResult:
+             allow_partial: bool, dry_run: bool, signing: Signing | None) -> ListResult:
     entries = [(arch, ref, chosen[key]) for (arch, ref), key in
                zip(manifest.entries, manifest.target_keys(), strict=True)]
     good = [(arch, ref.pinned(c)) for arch, ref, c in entries if c.startswith("sha256:")]
@@ -100,6 +122,11 @@ def _publish(manifest: ManifestList, chosen: Choice, resolution: Resolution, kit
     if not lacking and resolution.list_unchanged(manifest.ref, [r.digest for _, r in good]):
         return ListResult(manifest=manifest, status=ListStatus.UP_TO_DATE, platforms=available,
                           available=available)
+    current = resolution.current_digests()
+    public = dict(manifest.entries)
+    new = [(key, ref.pinned(chosen[key])) for (arch, ref), key in
+           zip(manifest.entries, manifest.target_keys(), strict=True)
+           if chosen[key].startswith("sha256:") and current.get(str(public[arch])) != chosen[key]]
     return publish_one(manifest, good, lacking, kit.engines.on(), kit.tagger,
-                       allow_partial=allow_partial, dry_run=dry_run,
-                       current=resolution.current_digests())
+                       allow_partial=allow_partial, dry_run=dry_run, current=current,
+                       signing=signing, new=new)

@@ -4,17 +4,18 @@ anything is built, and the commands a consumer runs to check what was signed."""
 from __future__ import annotations
 
 import os
-import shutil
 from collections.abc import Callable, Mapping, Sequence
 
-from xbuild.core.errors import EnvironmentProblem, SelectionError
+from xbuild.core.errors import RegistryError, SelectionError
 from xbuild.core.matrix import Matrix
 from xbuild.core.refs import Reference
+from xbuild.core.results import ListResult, ListStatus
 from xbuild.core.settings import SigningSettings
 from xbuild.core.slsa import COSIGN_TYPE as PROVENANCE_TYPE
 from xbuild.engine.signing import SBOM_TYPE, Evidence, Signing
-from xbuild.host.cosign import PASSWORD_ENV, Cosign, SigningKey
-from xbuild.host.published import insecure
+from xbuild.host.cosign import PASSWORD_ENV, Cosign, SigningKey, checking_cosign
+from xbuild.host.published import TagReader, insecure
+from xbuild.output.console import Console
 from xbuild.pipeline.tools import Tools
 
 OIDC_ISSUER = "https://token.actions.githubusercontent.com"
@@ -31,9 +32,7 @@ def cosign_for(settings: SigningSettings, kit: Tools) -> Cosign | None:
     missing key or cosign, so call it before anything runs."""
     if not settings.on:
         return None
-    if shutil.which("cosign") is None:
-        raise EnvironmentProblem("signing needs the cosign CLI, which is not installed "
-                                 "(`bash ci/host-setup.sh` installs Debian 13's)")
+    checking_cosign(kit.shell)  # refuses a host without cosign
     key = None
     if settings.key is not None:
         if not settings.key.is_file():
@@ -46,17 +45,18 @@ def cosign_for(settings: SigningSettings, kit: Tools) -> Cosign | None:
 def signing_with(cosign: Cosign, kit: Tools, evidence: Callable[[str], Evidence]) -> Signing:
     """Signing by `cosign` of the images whose SBOM and provenance `evidence` locates."""
     return Signing(signer=lambda: cosign, evidence=evidence,
-                   digest_of=lambda ref: _digest(kit, ref))
+                   digest_of=lambda ref: pinned_now(ref, kit.registry).digest)
 
 
-def _digest(kit: Tools, ref: Reference) -> str:
-    answers, failures = kit.registry.read_all([ref])
+def pinned_now(ref: Reference, reader: TagReader) -> Reference:
+    """`ref` pinned to the digest its tag names now, as the registry answers."""
+    answers, failures = reader.read_all([ref])
     if str(ref) in failures:
         raise failures[str(ref)]
     found = answers.get(str(ref))
     if found is None:
-        raise EnvironmentProblem(f"{ref}: the list just made is not in the registry")
-    return found.digest
+        raise RegistryError(f"{ref}: no such tag in the registry")
+    return ref.pinned(found.digest)
 
 
 def verify_commands(lists: Sequence[Reference], settings: SigningSettings,
@@ -78,3 +78,17 @@ def verify_commands(lists: Sequence[Reference], settings: SigningSettings,
                   *(f"cosign verify-attestation --type {kind} {flags} {ref}-ARCH"
                     for kind in (SBOM_TYPE, PROVENANCE_TYPE))]
     return lines
+
+
+def show_verify_commands(results: Sequence[ListResult], settings: SigningSettings,
+                         console: Console) -> None:
+    """The verify commands of the lists published, on the console and the step summary."""
+    lists = [r.manifest.ref for r in results
+             if r.status in (ListStatus.PUBLISHED, ListStatus.PARTIAL)]
+    if not lists:
+        return
+    lines = verify_commands(lists, settings, os.environ)
+    console.say("Check what this run signed:")
+    for line in lines:
+        console.say(f"  {line}")
+    console.step_summary("### Verify\n\n```sh\n" + "\n".join(lines) + "\n```\n")
