@@ -22,6 +22,7 @@ from xbuild.core.identity import inputs_as_dict
 from xbuild.core.matrix import load_matrix
 from xbuild.core.plan import Plan, plan_as_dict
 from xbuild.core.results import list_outcomes
+from xbuild.core.settings import SigningSettings
 from xbuild.output.console import print_json
 from xbuild.output.views import manifests_grid, plan_grid
 
@@ -31,7 +32,7 @@ if TYPE_CHECKING:
 SELECTION = ("images", "arch", "matrix", "namespace", "tag")
 BUILDING = ("arch", "push", "matrix", "namespace", "tag", "builder", "jobs", "dry_run",
             "allow_partial", "parents", "verify", "rebuild", "log_dir", "mirror", "locked",
-            "as_json")
+            "sign_key", "sign_keyless", "as_json")
 
 
 @app.command()
@@ -92,8 +93,10 @@ def build(o: Options) -> None:
     from xbuild.pipeline.build import build as run_build
 
     the_matrix, the_plan = load_plan(o)
+    signing = signing_options(o)
     settings = BuildSettings(push=o.push, jobs=o.jobs, dry_run=o.dry_run,
-                             allow_partial=o.allow_partial, verify=o.verify, log_dir=o.log_dir,
+                             allow_partial=o.allow_partial, verify=o.verify or signing.on,
+                             log_dir=o.log_dir, signing=signing,
                              mirror=checked_mirror(o.mirror),
                              rebuild=checked_rebuild(o.rebuild, the_matrix),
                              builders=node_map(o, the_matrix), locked=o.locked)
@@ -109,8 +112,15 @@ app.command("all", help="Build every image of the matrix: `build` with no IMAGE.
     takes(*[n for n in BUILDING if n != "parents"], images=None, parents=True)(build))
 
 
+def signing_options(o: Options) -> SigningSettings:
+    if o.sign_key is not None and o.sign_keyless:
+        raise SelectionError("--sign-key or --sign-keyless, not both")
+    return SigningSettings(key=o.sign_key, keyless=o.sign_keyless)
+
+
 @app.command()
-@takes("images", "matrix", "namespace", "tag", "records", "allow_partial", "dry_run", "as_json")
+@takes("images", "matrix", "namespace", "tag", "records", "allow_partial", "dry_run",
+       "sign_key", "sign_keyless", "as_json")
 @handles_errors
 def manifest(o: Options) -> None:
     """Publish per-arch tags and manifest lists over images already pushed: the merge step
@@ -125,7 +135,8 @@ def manifest(o: Options) -> None:
 
     results = publish(load_matrix(o.matrix), images=o.images or (), namespace=o.namespace,
                       tag=o.tag, allow_partial=o.allow_partial, dry_run=o.dry_run,
-                      console=State.console, records=o.records or ())
+                      console=State.console, records=o.records or (),
+                      signing=signing_options(o))
     if o.as_json:
         print_json([{"ref": str(r.manifest.ref), "status": str(r.status),
                      "platforms": list(r.platforms), "detail": r.detail} for r in results])

@@ -53,6 +53,8 @@ class Options:
     no_schedule: bool = False
     locked: bool = False
     update_lock: bool = False
+    sign_key: Path | None = None
+    sign_keyless: bool = False
 
 
 ArchOpt = Annotated[list[str] | None, typer.Option(
@@ -115,6 +117,14 @@ DECLARED: dict[str, Any] = {
     "install": Annotated[bool, typer.Option(
         help="Register missing handlers from the host's qemu-user-static (needs root).")],
     "as_json": JsonOpt,
+    "sign_key": Annotated[Path | None, typer.Option(
+        help="Sign each new per-arch image and list with this cosign private key, and attest "
+             "its SBOM and provenance, after verification and before any public tag moves "
+             "(implies --verify); the key's password comes from COSIGN_PASSWORD.",
+        show_default=False)],
+    "sign_keyless": Annotated[bool, typer.Option(
+        "--sign-keyless", help="The same with cosign keyless signing (GitHub Actions' OIDC "
+                               "token; needs the internet).")],
     "locked": Annotated[bool, typer.Option(
         help="Refuse (exit 2, before anything is fetched or built) any download whose sha256 "
              "matrix.yml does not pin and downloads.lock does not list, naming each.")],
