@@ -16,6 +16,7 @@ from xbuild.core.identity import Resolution
 from xbuild.core.matrix import Matrix
 from xbuild.core.plan import ManifestList, Plan, make_plan
 from xbuild.core.results import ListResult, ListStatus
+from xbuild.core.settings import SigningSettings
 from xbuild.engine.publish import publish_one
 from xbuild.output.console import Console
 from xbuild.pipeline.resolve import resolve
@@ -26,7 +27,8 @@ Choice = dict[str, str]  # target key -> a digest ("sha256:...") or why there is
 
 def manifest(matrix: Matrix, *, images: Sequence[str], namespace: str | None, tag: str | None,
              allow_partial: bool, dry_run: bool, console: Console,
-             records: Sequence[Path] = (), kit: Tools | None = None) -> list[ListResult]:
+             records: Sequence[Path] = (), kit: Tools | None = None,
+             signing: SigningSettings = SigningSettings()) -> list[ListResult]:
     plan = make_plan(matrix, images=images, namespace=namespace, tag=tag, build_parents=False)
     chosen_from = _read_records(plan, records) if records else None
     kit = kit or tools(console, dry_run=dry_run)
