@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
+from typer.core import TyperCommand
 
 from xbuild.cli.common import (
     State,
@@ -15,30 +17,65 @@ from xbuild.cli.common import (
     handles_errors,
     load_plan,
     node_map,
+    signing_settings,
 )
-from xbuild.cli.options import Options, takes
+from xbuild.cli.options import (
+    DEFAULT_JOBS,
+    LOG_DIR,
+    MATRIX_FILE,
+    AllowPartialOpt,
+    ArchOpt,
+    BuilderOpt,
+    DryRunOpt,
+    ImagesArg,
+    JobsOpt,
+    JsonOpt,
+    LockedOpt,
+    LogDirOpt,
+    MatrixOpt,
+    MirrorOpt,
+    NamespaceOpt,
+    ParentsOpt,
+    PushOpt,
+    RebuildOpt,
+    SignKeylessOpt,
+    SignKeyOpt,
+    TagOpt,
+    VerifyOpt,
+)
 from xbuild.core.errors import ExitCode, NothingToDo, SelectionError
 from xbuild.core.identity import inputs_as_dict
 from xbuild.core.matrix import load_matrix
 from xbuild.core.plan import Plan, plan_as_dict
 from xbuild.core.results import list_outcomes
-from xbuild.core.settings import SigningSettings
 from xbuild.output.console import print_json
 from xbuild.output.views import manifests_grid, plan_grid
 
 if TYPE_CHECKING:
     from xbuild.core.identity import Resolution
 
-SELECTION = ("images", "arch", "matrix", "namespace", "tag")
-BUILDING = ("arch", "push", "matrix", "namespace", "tag", "builder", "jobs", "dry_run",
-            "allow_partial", "parents", "verify", "rebuild", "log_dir", "mirror", "locked",
-            "sign_key", "sign_keyless", "as_json")
+# The options only one of these commands takes (the shared ones: cli/options.py).
+ResolveOpt = Annotated[bool, typer.Option(
+    help="Also read the registry: resolve external bases, so every identity is known, and say "
+         "which targets a build with --push would find up to date.")]
+FromOpt = Annotated[list[Path] | None, typer.Option(
+    "--from", help="Build records (build-record.json in each run folder) to publish exactly the "
+                   "digests of; records that disagree are refused. Repeatable.",
+    show_default=False)]
+IntoOpt = Annotated[Path | None, typer.Option(
+    help="Also copy every file into this folder as a mirror tree (<host>/<path>), for a closed "
+         "network's web server and XBUILD_MIRROR.", show_default=False)]
+UpdateLockOpt = Annotated[bool, typer.Option(
+    help="Fetch the downloads afresh, even those downloads.lock lists, and record what they are "
+         "now in the lock (matrix.yml's own sha256 pins still hold).")]
 
 
 @app.command()
-@takes(*SELECTION, "parents", "resolve", "locked", "as_json")
 @handles_errors
-def plan(o: Options) -> None:
+def plan(images: ImagesArg = None, arch: ArchOpt = None, matrix: MatrixOpt = MATRIX_FILE,
+         namespace: NamespaceOpt = None, tag: TagOpt = None, parents: ParentsOpt = True,
+         resolve: ResolveOpt = False, locked: LockedOpt = False,
+         as_json: JsonOpt = False) -> None:
     """Show what a build would do: targets level by level, their identities, tags and lists.
 
     Reads the matrix and the recipes, and runs no docker command. An identity that needs an
@@ -47,17 +84,18 @@ def plan(o: Options) -> None:
     from xbuild.host.cmd import Shell
     from xbuild.host.published import PublishedReader
     from xbuild.pipeline.download_step import downloads_wanted
-    from xbuild.pipeline.resolve import resolve
+    from xbuild.pipeline.resolve import resolve as resolve_plan
 
-    matrix, the_plan = load_plan(o)
-    downloads_wanted(matrix, the_plan, locked=o.locked)
-    registry = PublishedReader(Shell(echo=State.console.command)) if o.resolve else None
-    resolution = resolve(matrix, the_plan, registry, push=o.resolve)
-    if o.as_json:
-        print_json(plan_json(the_plan, resolution, resolved=o.resolve))
+    the_matrix, the_plan = load_plan(matrix, images, arch, namespace=namespace, tag=tag,
+                                     parents=parents)
+    downloads_wanted(the_matrix, the_plan, locked=locked)
+    registry = PublishedReader(Shell(echo=State.console.command)) if resolve else None
+    resolution = resolve_plan(the_matrix, the_plan, registry, push=resolve)
+    if as_json:
+        print_json(plan_json(the_plan, resolution, resolved=resolve))
         return
     State.console.grid(plan_grid(the_plan, resolution.identities,
-                                 resolution.up_to_date if o.resolve else None))
+                                 resolution.up_to_date if resolve else None))
     State.console.grid(manifests_grid(the_plan))
     if the_plan.lists_deferred:
         State.console.note("no manifest list for " + ", ".join(the_plan.lists_deferred)
@@ -75,8 +113,15 @@ def plan_json(the_plan: Plan, resolution: Resolution, *, resolved: bool) -> dict
     return data
 
 
+@app.command()
 @handles_errors
-def build(o: Options) -> None:
+def build(images: ImagesArg = None, arch: ArchOpt = None, push: PushOpt = False,
+          matrix: MatrixOpt = MATRIX_FILE, namespace: NamespaceOpt = None, tag: TagOpt = None,
+          builder: BuilderOpt = None, jobs: JobsOpt = DEFAULT_JOBS, dry_run: DryRunOpt = False,
+          allow_partial: AllowPartialOpt = False, parents: ParentsOpt = True,
+          verify: VerifyOpt = False, rebuild: RebuildOpt = None, log_dir: LogDirOpt = LOG_DIR,
+          mirror: MirrorOpt = None, locked: LockedOpt = False, sign_key: SignKeyOpt = None,
+          sign_keyless: SignKeylessOpt = False, as_json: JsonOpt = False) -> None:
     """Build images x arches in dependency order with docker buildx; optionally publish.
 
     Each child is built FROM the parent built for the same arch in this run, pinned by digest.
@@ -92,37 +137,42 @@ def build(o: Options) -> None:
     from xbuild.core.settings import BuildSettings
     from xbuild.pipeline.build import build as run_build
 
-    the_matrix, the_plan = load_plan(o)
-    signing = signing_options(o)
-    settings = BuildSettings(push=o.push, jobs=o.jobs, dry_run=o.dry_run,
-                             allow_partial=o.allow_partial, verify=o.verify or signing.on,
-                             log_dir=o.log_dir, signing=signing,
-                             mirror=checked_mirror(o.mirror),
-                             rebuild=checked_rebuild(o.rebuild, the_matrix),
-                             builders=node_map(o, the_matrix), locked=o.locked)
+    signing = signing_settings(sign_key, sign_keyless)
+    the_matrix, the_plan = load_plan(matrix, images, arch, namespace=namespace, tag=tag,
+                                     parents=parents)
+    settings = BuildSettings(push=push, jobs=jobs, dry_run=dry_run, allow_partial=allow_partial,
+                             verify=verify or signing.on, log_dir=log_dir,
+                             mirror=checked_mirror(mirror),
+                             rebuild=checked_rebuild(rebuild, the_matrix),
+                             builders=node_map(builder, the_matrix), locked=locked,
+                             signing=signing)
     report = run_build(the_matrix, the_plan, settings, State.console)
-    if o.as_json:
+    if as_json:
         print_json(report.as_dict())
     if report.exit_code != ExitCode.OK:
         raise typer.Exit(int(report.exit_code))
 
 
-app.command("build")(takes("images", *BUILDING)(build))
-app.command("all", help="Build every image of the matrix: `build` with no IMAGE.")(
-    takes(*[n for n in BUILDING if n != "parents"], images=None, parents=True)(build))
+class EveryImage(TyperCommand):
+    """`all`: the build command without IMAGE and --parents/--published-parents, so `build`
+    runs with its defaults for them: every image, in-matrix parents built in the run."""
+
+    def __init__(self, *, params: list[Any], **kwargs: Any) -> None:
+        super().__init__(params=[p for p in params if p.name not in ("images", "parents")],
+                         **kwargs)
 
 
-def signing_options(o: Options) -> SigningSettings:
-    if o.sign_key is not None and o.sign_keyless:
-        raise SelectionError("--sign-key or --sign-keyless, not both")
-    return SigningSettings(key=o.sign_key, keyless=o.sign_keyless)
+app.command("all", cls=EveryImage,
+            help="Build every image of the matrix: `build` with no IMAGE.")(build)
 
 
 @app.command()
-@takes("images", "matrix", "namespace", "tag", "records", "allow_partial", "dry_run",
-       "sign_key", "sign_keyless", "as_json")
 @handles_errors
-def manifest(o: Options) -> None:
+def manifest(images: ImagesArg = None, matrix: MatrixOpt = MATRIX_FILE,
+             namespace: NamespaceOpt = None, tag: TagOpt = None, records: FromOpt = None,
+             allow_partial: AllowPartialOpt = False, dry_run: DryRunOpt = False,
+             sign_key: SignKeyOpt = None, sign_keyless: SignKeylessOpt = False,
+             as_json: JsonOpt = False) -> None:
     """Publish per-arch tags and manifest lists over images already pushed: the merge step
     when each arch was built on its own runner.
 
@@ -133,20 +183,21 @@ def manifest(o: Options) -> None:
     """
     from xbuild.pipeline.manifest import manifest as publish
 
-    results = publish(load_matrix(o.matrix), images=o.images or (), namespace=o.namespace,
-                      tag=o.tag, allow_partial=o.allow_partial, dry_run=o.dry_run,
-                      console=State.console, records=o.records or (),
-                      signing=signing_options(o))
-    if o.as_json:
+    signing = signing_settings(sign_key, sign_keyless)
+    results = publish(load_matrix(matrix), images=images or (), namespace=namespace, tag=tag,
+                      allow_partial=allow_partial, dry_run=dry_run, console=State.console,
+                      records=records or (), signing=signing)
+    if as_json:
         print_json([{"ref": str(r.manifest.ref), "status": str(r.status),
                      "platforms": list(r.platforms), "detail": r.detail} for r in results])
     finish(list_outcomes(results))
 
 
 @app.command()
-@takes("images", "arch", "matrix", "into", "mirror", "locked", "update_lock", "as_json")
 @handles_errors
-def fetch(o: Options) -> None:
+def fetch(images: ImagesArg = None, arch: ArchOpt = None, matrix: MatrixOpt = MATRIX_FILE,
+          into: IntoOpt = None, mirror: MirrorOpt = None, locked: LockedOpt = False,
+          update_lock: UpdateLockOpt = False, as_json: JsonOpt = False) -> None:
     """Fetch the downloads the selected builds need into the cache, checksums verified.
 
     A checksum neither pinned in matrix.yml nor locked is recorded in the recipe's
@@ -156,13 +207,13 @@ def fetch(o: Options) -> None:
     """
     from xbuild.pipeline.fetch import fetch as fetch_all
 
-    if o.locked and o.update_lock:
+    if locked and update_lock:
         raise SelectionError("--locked refuses a changed lock and --update-lock changes it: "
                              "pass one")
-    the_matrix, the_plan = load_plan(o)
-    fetched = fetch_all(the_matrix, the_plan, mirror=checked_mirror(o.mirror), into=o.into,
-                        console=State.console, locked=o.locked, update_lock=o.update_lock)
-    if o.as_json:
+    the_matrix, the_plan = load_plan(matrix, images, arch)
+    fetched = fetch_all(the_matrix, the_plan, mirror=checked_mirror(mirror), into=into,
+                        console=State.console, locked=locked, update_lock=update_lock)
+    if as_json:
         print_json({"files": {url: str(path) for url, path in fetched.files.items()},
                     "failed": fetched.failed})
     if not fetched.files and not fetched.failed:

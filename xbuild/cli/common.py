@@ -9,13 +9,13 @@ import functools
 import inspect
 import sys
 from collections.abc import Callable, Iterable
+from pathlib import Path
 from typing import Annotated, Any, ParamSpec, TypeVar
 
 import typer
 from typer.core import TyperCommand, TyperGroup, TyperOption
 
 import xbuild
-from xbuild.cli.options import Options
 from xbuild.core.downloads import mirror_problem
 from xbuild.core.errors import ExitCode, InvalidReference, SelectionError, XbuildError, exit_code
 from xbuild.core.matrix import Matrix, load_matrix
@@ -23,6 +23,7 @@ from xbuild.core.nodes import NodeMap, parse_builder_options
 from xbuild.core.plan import Plan, make_plan
 from xbuild.core.platforms import Arch, UnknownArch, parse_arch
 from xbuild.core.refs import Reference
+from xbuild.core.settings import SigningSettings
 from xbuild.core.text import quoted, suggest
 from xbuild.output.console import Console
 
@@ -166,19 +167,29 @@ def parse_arches(names: list[str] | None) -> tuple[Arch, ...]:
         raise SelectionError(f"--arch: {exc}") from None
 
 
-def load_plan(o: Options) -> tuple[Matrix, Plan]:
-    arches = parse_arches(o.arch)
-    matrix = load_matrix(o.matrix)
+def load_plan(matrix_file: Path, images: list[str] | None, arch: list[str] | None, *,
+              namespace: str | None = None, tag: str | None = None,
+              parents: bool = True) -> tuple[Matrix, Plan]:
+    """The matrix and the plan of the images x arches a command selects."""
+    arches = parse_arches(arch)
+    matrix = load_matrix(matrix_file)
     for warning in matrix.warnings():
         State.console.warn(warning)
-    plan = make_plan(matrix, images=o.images or (), arches=arches, namespace=o.namespace,
-                     tag=o.tag, build_parents=o.parents)
+    plan = make_plan(matrix, images=images or (), arches=arches, namespace=namespace, tag=tag,
+                     build_parents=parents)
     return matrix, plan
 
 
-def node_map(o: Options, matrix: Matrix) -> NodeMap:
+def node_map(builder: list[str] | None, matrix: Matrix) -> NodeMap:
     """Where each arch builds: matrix.yml's builders, overridden by --builder."""
-    return matrix.builders.overridden(parse_builder_options(o.builder or ()))
+    return matrix.builders.overridden(parse_builder_options(builder or ()))
+
+
+def signing_settings(key: Path | None, keyless: bool) -> SigningSettings:
+    if key is not None and keyless:
+        raise SelectionError("--sign-key signs with a key pair and --sign-keyless without "
+                             "one: pass one of them")
+    return SigningSettings(key=key, keyless=keyless)
 
 
 def checked_rebuild(names: list[str] | None, matrix: Matrix) -> frozenset[str]:

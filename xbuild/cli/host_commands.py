@@ -7,17 +7,31 @@ from typing import Annotated
 import typer
 
 from xbuild.cli.common import State, app, finish, handles_errors, node_map, parse_arches
-from xbuild.cli.options import Options, takes
+from xbuild.cli.options import (
+    DEFAULT_JOBS,
+    LOG_DIR,
+    MATRIX_FILE,
+    ArchOpt,
+    BuilderOpt,
+    DryRunOpt,
+    JobsOpt,
+    LogDirOpt,
+    MatrixOpt,
+    NamespaceOpt,
+)
 from xbuild.core.errors import ExitCode
 from xbuild.core.matrix import load_matrix
 from xbuild.core.results import push_outcomes
 from xbuild.host.local_registry import LocalRegistry
 
+InstallOpt = Annotated[bool, typer.Option(
+    help="Register missing handlers from the host's qemu-user-static (needs root).")]
+
 
 @app.command("qemu")
-@takes("arch", "install", "matrix", "builder")
 @handles_errors
-def qemu_command(o: Options) -> None:
+def qemu_command(arch: ArchOpt = None, install: InstallOpt = False,
+                 matrix: MatrixOpt = MATRIX_FILE, builder: BuilderOpt = None) -> None:
     """Check that containers of each arch the matrix needs really run (binfmt F flag + `arch`).
 
     Handlers come from the host's qemu-user-static (Debian's package), never from an image,
@@ -26,15 +40,16 @@ def qemu_command(o: Options) -> None:
     from xbuild.host.qemu import require
     from xbuild.pipeline.host_checks import check_qemu
 
-    matrix = load_matrix(o.matrix)
-    arches = parse_arches(o.arch) or matrix.all_arches
-    require(check_qemu(arches, node_map(o, matrix), install=o.install, console=State.console))
+    the_matrix = load_matrix(matrix)
+    arches = parse_arches(arch) or the_matrix.all_arches
+    require(check_qemu(arches, node_map(builder, the_matrix), install=install,
+                       console=State.console))
 
 
 @app.command()
-@takes("matrix", "namespace", "builder")
 @handles_errors
-def doctor(o: Options) -> None:
+def doctor(matrix: MatrixOpt = MATRIX_FILE, namespace: NamespaceOpt = None,
+           builder: BuilderOpt = None) -> None:
     """One table: per node its engine, buildx, driver, native platforms and the arches it
     builds (flagging emulated ones), a probe per arch on its node; registry and login state.
 
@@ -42,16 +57,18 @@ def doctor(o: Options) -> None:
     """
     from xbuild.pipeline.host_checks import doctor as diagnose
 
-    matrix = load_matrix(o.matrix)
-    rows = diagnose(matrix, o.namespace, node_map(o, matrix), State.console)
+    the_matrix = load_matrix(matrix)
+    rows = diagnose(the_matrix, namespace, node_map(builder, the_matrix), State.console)
     if not all(ok for _, ok, _ in rows):
         raise typer.Exit(int(ExitCode.ENVIRONMENT))
 
 
 @app.command("bases")
-@takes("arch", "matrix", "namespace", "builder", "jobs", "dry_run", "log_dir")
 @handles_errors
-def bases_command(o: Options) -> None:
+def bases_command(arch: ArchOpt = None, matrix: MatrixOpt = MATRIX_FILE,
+                  namespace: NamespaceOpt = None, builder: BuilderOpt = None,
+                  jobs: JobsOpt = DEFAULT_JOBS, dry_run: DryRunOpt = False,
+                  log_dir: LogDirOpt = LOG_DIR) -> None:
     """Bootstrap the matrix's Debian bases per arch with mmdebstrap and push them as lists.
 
     Builds then resolve e.g. `FROM debian:bookworm-slim` to `<namespace>/debian:bookworm-slim-
@@ -60,10 +77,10 @@ def bases_command(o: Options) -> None:
     """
     from xbuild.pipeline.bases import publish_bases
 
-    matrix = load_matrix(o.matrix)
-    results = publish_bases(matrix, arches=parse_arches(o.arch), namespace=o.namespace,
-                            jobs=o.jobs, dry_run=o.dry_run, log_dir=o.log_dir,
-                            console=State.console, nodes=node_map(o, matrix))
+    the_matrix = load_matrix(matrix)
+    results = publish_bases(the_matrix, arches=parse_arches(arch), namespace=namespace,
+                            jobs=jobs, dry_run=dry_run, log_dir=log_dir, console=State.console,
+                            nodes=node_map(builder, the_matrix))
     finish(push_outcomes(results))
 
 
