@@ -285,3 +285,32 @@ def test_order_is_parents_first_whatever_the_file_order(write_matrix: WriteMatri
 ])
 def test_suggest(word: str, expected: str) -> None:
     assert suggest(word, ("namespace", "tag", "architectures", "images")) == expected
+
+
+def test_signing_key_is_relative_to_the_matrix(write_matrix: WriteMatrix,
+                                               matrix_doc: dict[str, Any]) -> None:
+    matrix_doc["signing"] = {"key": "keys/cosign.key"}
+    path = write_matrix(matrix_doc)
+    signing = load_matrix(path).signing
+    assert signing.key == path.parent / "keys" / "cosign.key" and not signing.keyless
+
+
+def test_no_signing_key_signs_nothing(write_matrix: WriteMatrix,
+                                      matrix_doc: dict[str, Any]) -> None:
+    assert not load_matrix(write_matrix(matrix_doc)).signing.on
+
+
+@pytest.mark.parametrize(("signing", "where"), [
+    ({"key": "k", "keyless": True}, "signing: key or keyless"),
+    ({"key": 3}, "signing.key: the cosign private key's path"),
+    ({"keyless": "yes"}, "signing.keyless: true or false"),
+    ({"password": "x"}, "signing.password: unknown key"),
+    ("cosign.key", "signing: must be a mapping"),
+])
+def test_bad_signing_names_the_key(write_matrix: WriteMatrix, matrix_doc: dict[str, Any],
+                                   signing: object, where: str) -> None:
+    matrix_doc["signing"] = signing
+    path = write_matrix(matrix_doc)
+    with pytest.raises(MatrixError) as caught:
+        load_matrix(path)
+    assert str(caught.value).startswith(f"{path}: {where}")
