@@ -39,6 +39,7 @@ class Options:
     output: Path = Path(".github/workflows/images.yml")
     dependabot_output: Path = Path(".github/dependabot.yml")
     schedule: str | None = None
+    workflow_signing: str = "keyless"
     log_dir: Path = Path(".xbuild/runs")
     jobs: int = DEFAULT_JOBS
     parents: bool = True
@@ -135,6 +136,13 @@ DECLARED: dict[str, Any] = {
                              "(UTC; default weekly: '23 4 * * 1').", show_default=False)],
     "no_schedule": Annotated[bool, typer.Option(
         "--no-schedule", help="No scheduled runs: only pushes and runs by hand.")],
+    "workflow_signing": Annotated[str, typer.Option(
+        "--signing", metavar="keyless|key|none",
+        help="How the merge job signs, with cosign, the lists and per-arch images it "
+             "publishes, and attests their SBOM and provenance: keyless (GitHub's OIDC token; "
+             "that job alone gets id-token: write), key (a key pair of your own, from the "
+             "repository secrets COSIGN_PRIVATE_KEY and COSIGN_PASSWORD), or none (no cosign, "
+             "nothing signed).")],
     "branches": Annotated[list[str] | None, typer.Option(
         "--branch", help="Run on pushes to this branch (repeatable; default main). The "
                          "workflow can also be started by hand.", show_default=False)],

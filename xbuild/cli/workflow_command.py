@@ -20,7 +20,7 @@ app.add_typer(workflow_app, name="workflow")
 
 @workflow_app.command("github")
 @takes("matrix", "namespace", "runners", "hosted", "branches", "schedule", "no_schedule",
-       "output")
+       "workflow_signing", "output")
 @handles_errors
 def github(o: Options) -> None:
     """Write a GitHub Actions workflow: a job per runner, then a merge job.
@@ -32,14 +32,16 @@ def github(o: Options) -> None:
     QEMU), never on a 32-bit one. Every action is pinned to a commit. Scheduled runs (weekly by
     default) and runs by hand bootstrap the bases first, so new Debian packages rebuild exactly
     the images built on them. Credentials come from the secrets REGISTRY_USERNAME and
-    REGISTRY_TOKEN through docker/login-action. The output is the same for the same matrix
-    and options.
+    REGISTRY_TOKEN through docker/login-action. The merge job signs what it publishes with
+    cosign, keyless by default (it alone may then ask GitHub for an OIDC token), or with a key
+    from the secrets COSIGN_PRIVATE_KEY and COSIGN_PASSWORD (--signing key). The output is the
+    same for the same matrix and options.
     """
     matrix = load_matrix(o.matrix)
     spec = workflow_spec(matrix, namespace=o.namespace, runners=o.runners or (),
                          hosted=o.hosted, branches=o.branches or (),
                          matrix_file=in_checkout(o.matrix), schedule=o.schedule,
-                         no_schedule=o.no_schedule)
+                         no_schedule=o.no_schedule, signing=o.workflow_signing)
     jobs = ", ".join(f"{job.id} on {','.join(job.runner.labels)}" for job in spec.jobs)
     write(o.output, github_workflow(matrix, spec), f"{len(spec.jobs)} build jobs ({jobs}) "
                                                    "and a merge job")
