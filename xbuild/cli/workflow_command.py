@@ -37,6 +37,12 @@ ScheduleOpt = Annotated[str | None, typer.Option(
          "'23 4 * * 1').")]
 NoScheduleOpt = Annotated[bool, typer.Option(
     "--no-schedule", help="No scheduled runs: only pushes and runs by hand.")]
+SigningOpt = Annotated[str, typer.Option(
+    "--signing", metavar="keyless|key|none",
+    help="How the merge job signs, with cosign, the lists and per-arch images it publishes, and "
+         "attests their SBOM and provenance: keyless (GitHub's OIDC token; that job alone gets "
+         "id-token: write), key (a key pair of your own, from the repository secrets "
+         "COSIGN_PRIVATE_KEY and COSIGN_PASSWORD), or none (no cosign, nothing signed).")]
 WorkflowOutputOpt = Annotated[Path, typer.Option(
     "--output", "-o", help="Write the workflow to this file; - for stdout.")]
 DependabotOutputOpt = Annotated[Path, typer.Option(
@@ -48,6 +54,7 @@ DependabotOutputOpt = Annotated[Path, typer.Option(
 def github(matrix: MatrixOpt = MATRIX_FILE, namespace: NamespaceOpt = None,
            runners: RunnerOpt = None, hosted: HostedOpt = False, branches: BranchOpt = None,
            schedule: ScheduleOpt = None, no_schedule: NoScheduleOpt = False,
+           signing: SigningOpt = "keyless",
            output: WorkflowOutputOpt = Path(".github/workflows/images.yml")) -> None:
     """Write a GitHub Actions workflow: a job per runner, then a merge job.
 
@@ -58,13 +65,15 @@ def github(matrix: MatrixOpt = MATRIX_FILE, namespace: NamespaceOpt = None,
     QEMU), never on a 32-bit one. Every action is pinned to a commit. Scheduled runs (weekly by
     default) and runs by hand bootstrap the bases first, so new Debian packages rebuild exactly
     the images built on them. Credentials come from the secrets REGISTRY_USERNAME and
-    REGISTRY_TOKEN through docker/login-action. The output is the same for the same matrix
-    and options.
+    REGISTRY_TOKEN through docker/login-action. The merge job signs what it publishes with
+    cosign, keyless by default (it alone may then ask GitHub for an OIDC token), or with a key
+    from the secrets COSIGN_PRIVATE_KEY and COSIGN_PASSWORD (--signing key). The output is the
+    same for the same matrix and options.
     """
     the_matrix = load_matrix(matrix)
     spec = workflow_spec(the_matrix, namespace=namespace, runners=runners or (), hosted=hosted,
                          branches=branches or (), matrix_file=in_checkout(matrix),
-                         schedule=schedule, no_schedule=no_schedule)
+                         schedule=schedule, no_schedule=no_schedule, signing=signing)
     jobs = ", ".join(f"{job.id} on {','.join(job.runner.labels)}" for job in spec.jobs)
     write(output, github_workflow(the_matrix, spec), f"{len(spec.jobs)} build jobs ({jobs}) "
                                                      "and a merge job")

@@ -36,9 +36,14 @@ DOWNLOAD = Action(repository="actions/download-artifact", version="v8.0.1",
                   commit="3e5f45b2cfb9172054b4087a40e8e0b5a5461e7c")
 LOGIN = Action(repository="docker/login-action", version="v4.1.0",
                commit="4907a6ddec9925e35a0a9e82d7399ccc52663121")
-# For the signing step the merge job will get (issue 21, item 6); no workflow uses it yet.
 COSIGN_INSTALLER = Action(repository="sigstore/cosign-installer", version="v4.1.2",
                           commit="6f9f17788090df1f26f669e9d70d6ae9567deba6")
+# The cosign the merge job installs, not the installer's default (v3.0.6): cosign 3 signs by
+# default through a signing config that refuses `--tlog-upload=false` (key-based signing
+# without a transparency log, host/cosign.py) and stores signatures in another format. v2.6.4
+# is the newest cosign 2, whose flags and formats are those of Debian 13's cosign 2.5 that the
+# tests run; the installer checks its signature against cosign's release key.
+COSIGN_RELEASE = "v2.6.4"
 PINNED: tuple[Action, ...] = (CHECKOUT, UPLOAD, DOWNLOAD, LOGIN, COSIGN_INSTALLER)
 # QEMU comes from the host's qemu-user-static (ci/host-setup.sh), not docker/setup-qemu-action,
 # whose tonistiigi/binfmt image needs Docker Hub.

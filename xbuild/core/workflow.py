@@ -2,10 +2,11 @@
 
 A job per runner builds and pushes the arches that runner builds (`xbuild all --push --arch`,
 which skips what is up to date and publishes no list) and uploads its build record; one merge
-job then publishes exactly the digests those records name (`xbuild manifest --from`). An image
-one of whose arches failed gets no list; every other list is published. A weekly run (and a run
-by hand) first bootstraps the Debian bases again (`xbuild bases`): a base whose packages
-changed gets a new digest, which changes the identity of exactly the images built on it.
+job then publishes exactly the digests those records name (`xbuild manifest --from`), and signs
+and attests them with cosign, keyless or with a key from the secrets. An image one of whose
+arches failed gets no list; every other list is published. A weekly run (and a run by hand)
+first bootstraps the Debian bases again (`xbuild bases`): a base whose packages changed gets a
+new digest, which changes the identity of exactly the images built on it.
 
 Every value that reaches the YAML comes from the validated matrix or is checked by
 workflow_options.py, and the document is emitted by a YAML dumper, so no option can inject a
@@ -16,9 +17,18 @@ environment variables only.
 from __future__ import annotations
 
 import shlex
+import textwrap
 from typing import Any
 
-from xbuild.core.actions import CHECKOUT, DOWNLOAD, LOGIN, UPLOAD, with_versions
+from xbuild.core.actions import (
+    CHECKOUT,
+    COSIGN_INSTALLER,
+    COSIGN_RELEASE,
+    DOWNLOAD,
+    LOGIN,
+    UPLOAD,
+    with_versions,
+)
 from xbuild.core.matrix import Matrix
 from xbuild.core.refs import registry_of
 from xbuild.core.runners import BuildJob
@@ -27,6 +37,9 @@ from xbuild.core.yaml_out import dump_yaml
 
 USERNAME_SECRET = "REGISTRY_USERNAME"
 TOKEN_SECRET = "REGISTRY_TOKEN"
+KEY_SECRET = "COSIGN_PRIVATE_KEY"  # --signing key: the private key's PEM text
+PASSWORD_SECRET = "COSIGN_PASSWORD"  # and its password, which cosign reads from its environment
+KEY_FILE = "cosign.key"  # under $RUNNER_TEMP in the merge job, removed when it ends
 RECORD_ARTIFACT = "build-record-"  # + job: one artifact per job, as upload-artifact needs
 LOGS_ARTIFACT = "xbuild-logs-"
 RUNS = "xbuild-runs"  # under $RUNNER_TEMP, which the runner empties before each job
@@ -118,9 +131,14 @@ def _build_job(job: BuildJob, spec: WorkflowSpec) -> dict[str, Any]:
              "run": _REBUILD + _xbuild(spec, "all", "--push", "--verify", "--locked", *arches,
                                        "--log-dir", f'"$RUNNER_TEMP/{RUNS}"')
              + ' "${rebuild[@]}"\n'},
-            {"name": "Upload the build record", "if": "always()", "uses": UPLOAD.uses,
+            # The run folder's evidence/ (each target's SBOM and provenance) goes along for
+            # the merge job to attest. Both paths start at xbuild-runs/, so the artifact keeps
+            # <run folder>/build-record.json and <run folder>/evidence/.
+            {"name": "Upload the build record and its evidence", "if": "always()",
+             "uses": UPLOAD.uses,
              "with": {"name": RECORD_ARTIFACT + job.id.removeprefix("build-"),
-                      "path": f"{runs}/*/build-record.json", "if-no-files-found": "error"}},
+                      "path": f"{runs}/*/build-record.json\n{runs}/*/evidence/\n",
+                      "if-no-files-found": "error"}},
             _upload_logs(job.id.removeprefix("build-")),
         ],
     }
@@ -152,24 +170,71 @@ def _bases_job(spec: WorkflowSpec, labels: list[str]) -> dict[str, Any]:
 
 
 def _merge_job(spec: WorkflowSpec, labels: list[str], needs: list[str]) -> dict[str, Any]:
-    """The one job that moves the release's tags (the lists). Signing goes here, after the
-    publish step (issue 21, item 6): this job alone will then get `id-token: write`."""
+    """The one job that moves the release's tags, and so the one that signs: keyless signing
+    gives it, and it alone, `id-token: write` (the OIDC token cosign trades for a certificate)."""
+    permissions = {"contents": "read"}
+    if spec.signing == "keyless":
+        permissions["id-token"] = "write"
+    publish: dict[str, Any] = {"name": ("Publish the lists of what the records name"
+                                        if spec.signing == "none" else
+                                        "Publish and sign the lists of what the records name")}
+    if spec.signing == "key":  # the password reaches xbuild (and so cosign) as a variable only
+        publish["env"] = {PASSWORD_SECRET: expr(f"secrets.{PASSWORD_SECRET}")}
+    publish["run"] = _merge_script(spec)
     return {
         "name": "publish manifest lists",
         "needs": needs,
         # Run when an arch failed too: its images' lists are withheld, the others published.
         "if": expr("!cancelled()"),
         "runs-on": labels,
-        "permissions": {"contents": "read"},
+        "permissions": permissions,
         "timeout-minutes": 60,
         "steps": [
             *_setup_steps(spec.namespace),
-            {"name": "Download the build records", "uses": DOWNLOAD.uses,
+            {"name": "Download the build records and their evidence", "uses": DOWNLOAD.uses,
              "with": {"pattern": RECORD_ARTIFACT + "*",
                       "path": f"{expr('runner.temp')}/{RECORDS}"}},
-            {"name": "Publish the lists of what the records name", "run": _merge_script(spec)},
+            *_signing_steps(spec.signing),
+            publish,
+            *([_REMOVE_KEY] if spec.signing == "key" else []),
         ],
     }
+
+
+# The key is written by a builtin (printf), so it is on no command line, into a file only the
+# runner's user can read; the job refuses to publish unsigned when the secret is missing.
+_WRITE_KEY = f"""\
+if [[ -z $COSIGN_PRIVATE_KEY ]]; then
+  echo "::error::the repository secret {KEY_SECRET} is not set: nothing can be signed (set it, \
+or regenerate the workflow with --signing keyless or none)"
+  exit 1
+fi
+umask 077
+printf '%s\\n' "$COSIGN_PRIVATE_KEY" >"$RUNNER_TEMP/{KEY_FILE}"
+"""
+_REMOVE_KEY = {"name": "Remove the signing key", "if": "always()",
+               "run": f'rm -f "$RUNNER_TEMP/{KEY_FILE}"\n'}
+
+
+def _signing_steps(signing: str) -> list[dict[str, Any]]:
+    """What comes before the publish step: cosign installed, and for a key, the key written."""
+    if signing == "none":
+        return []
+    steps: list[dict[str, Any]] = [
+        {"name": f"Install cosign {COSIGN_RELEASE}", "uses": COSIGN_INSTALLER.uses,
+         "with": {"cosign-release": COSIGN_RELEASE}}]
+    if signing == "key":
+        steps.append({"name": f"Write the signing key from the secret {KEY_SECRET}",
+                      "env": {KEY_SECRET: expr(f"secrets.{KEY_SECRET}")}, "run": _WRITE_KEY})
+    return steps
+
+
+def _sign_words(signing: str) -> tuple[str, ...]:
+    if signing == "keyless":
+        return ("--sign-keyless",)
+    if signing == "key":
+        return ("--sign-key", f'"$RUNNER_TEMP/{KEY_FILE}"')
+    return ()
 
 
 def _merge_script(spec: WorkflowSpec) -> str:
@@ -185,7 +250,7 @@ def _merge_script(spec: WorkflowSpec) -> str:
         "fi",
         "from=()",
         'for record in "${records[@]}"; do from+=(--from "$record"); done',
-        _xbuild(spec, "manifest") + ' "${from[@]}"',
+        _xbuild(spec, "manifest", *_sign_words(spec.signing)) + ' "${from[@]}"',
     )) + "\n"
 
 
@@ -224,6 +289,18 @@ def _job_lines(spec: WorkflowSpec) -> list[str]:
     return lines
 
 
+def _signing_lines(signing: str) -> list[str]:
+    if signing == "none":
+        return ["Signing: none (--signing none): nothing is signed or attested."]
+    how = ("keyless: with GitHub's OIDC token for a Sigstore certificate (that job alone has "
+           "id-token: write)" if signing == "keyless" else
+           f"with the key in the secret {KEY_SECRET}, its password in {PASSWORD_SECRET}; they "
+           "reach cosign as a file and an environment variable, never on a command line")
+    return textwrap.wrap("Signing: the merge job, the only one that moves tags, signs what it "
+                         "publishes and attests each image's SBOM and provenance with cosign "
+                         f"{COSIGN_RELEASE}, {how}.", width=88)
+
+
 def _header(matrix: Matrix, spec: WorkflowSpec) -> str:
     schedule = (f"cron {spec.schedule!r} (UTC)" if spec.schedule else "none (--no-schedule)")
     lines = (
@@ -234,9 +311,10 @@ def _header(matrix: Matrix, spec: WorkflowSpec) -> str:
         "One job per runner, building these arches:",
         *_job_lines(spec),
         "Each builds and pushes its arches (`xbuild all --push --arch`: what is up to date is",
-        "skipped, no list is published) and uploads its build record; the merge job then",
-        "publishes exactly the digests the records name (`xbuild manifest --from`). An image",
-        "one of whose arches failed gets no list; every other list is published.",
+        "skipped, no list is published) and uploads its build record and evidence (SBOM and",
+        "provenance); the merge job then publishes exactly the digests the records name",
+        "(`xbuild manifest --from`). An image one of whose arches failed gets no list; every",
+        "other list is published.",
         f"Scheduled runs: {schedule}. "
         + ("They and runs by hand bootstrap the bases first" if spec.bases else
            "They rebuild what a new base digest changed"),
@@ -246,6 +324,6 @@ def _header(matrix: Matrix, spec: WorkflowSpec) -> str:
         f"Secrets: {USERNAME_SECRET} and {TOKEN_SECRET}, given to docker/login-action only,",
         "never on a command line. Self-hosted runners need Docker >= 23 with buildx, their user",
         "in the docker group, and sudo for ci/host-setup.sh.",
-        "Signing (cosign) will go into the merge job, the only one that moves tags.",
+        *_signing_lines(spec.signing),
     )
     return "".join(f"# {line}".rstrip() + "\n" for line in lines) + "\n"

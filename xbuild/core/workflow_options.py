@@ -24,6 +24,10 @@ DEFAULT_SCHEDULE = "23 4 * * 1"  # Mondays 04:23 UTC: off the hour, when GitHub 
 _BRANCH = re.compile(r"[A-Za-z0-9_*][A-Za-z0-9._/*-]{0,199}")
 _MATRIX_FILE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9._/-]{0,199}")
 _CRON_FIELD = re.compile(r"[0-9A-Za-z*/,-]{1,40}")
+# How the merge job signs what it publishes: cosign keyless (GitHub's OIDC token), with a key
+# from the repository's secrets, or not at all.
+SIGNING = ("keyless", "key", "none")
+DEFAULT_SIGNING = "keyless"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -36,18 +40,22 @@ class WorkflowSpec:
     matrix_file: str = DEFAULT_MATRIX  # the matrix as the checkout names it
     schedule: str | None = DEFAULT_SCHEDULE  # cron; None: no scheduled runs
     bases: bool = False  # the matrix declares bases: refresh runs bootstrap them first
+    signing: str = DEFAULT_SIGNING  # one of SIGNING
     command: str = "xbuild workflow github"  # the command line that regenerates the file
 
 
 def workflow_spec(matrix: Matrix, *, namespace: str | None = None, runners: Sequence[str] = (),
                   hosted: bool = False, branches: Sequence[str] = (),
                   matrix_file: str = DEFAULT_MATRIX, schedule: str | None = None,
-                  no_schedule: bool = False) -> WorkflowSpec:
+                  no_schedule: bool = False, signing: str = DEFAULT_SIGNING) -> WorkflowSpec:
     """The checked options; SelectionError (one line, exit 2) for anything malformed."""
     _check(namespace, branches, matrix_file)
+    if signing not in SIGNING:
+        raise SelectionError(f"--signing {quoted(signing)}: expected one of "
+                             f"{', '.join(SIGNING)}")
     spec = WorkflowSpec(
         namespace=namespace or matrix.namespace, branches=tuple(branches) or DEFAULT_BRANCHES,
-        matrix_file=matrix_file, bases=bool(matrix.bases),
+        matrix_file=matrix_file, bases=bool(matrix.bases), signing=signing,
         schedule=_schedule(schedule, no_schedule),
         jobs=build_jobs(matrix.all_arches, runners, hosted=hosted, builders=matrix.builders))
     return replace(spec, command=_command(matrix, spec, runners, hosted=hosted))
@@ -99,4 +107,6 @@ def _command(matrix: Matrix, spec: WorkflowSpec, runners: Sequence[str], *,
         words.append("--no-schedule")
     elif spec.schedule != DEFAULT_SCHEDULE:
         words += ["--schedule", spec.schedule]
+    if spec.signing != DEFAULT_SIGNING:
+        words += ["--signing", spec.signing]
     return shlex.join(words)
