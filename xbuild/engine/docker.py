@@ -129,7 +129,9 @@ class Docker:
                     labels=dict(request.labels), build_contexts=dict(request.contexts),
                     push=request.push, load=not request.push, progress="plain",
                     metadata_file=metadata, secrets=list(request.secrets), builder=self.builder,
-                    stream_logs=True)
+                    # BuildKit's own attestations are unsigned and would make the per-arch
+                    # image an index with an unknown/unknown entry; xbuild attests (Trust)
+                    provenance=False, sbom=False, stream_logs=True)
 
             command = self._announce(call, log)
             if self.dry_run:
