@@ -5,38 +5,22 @@ CycloneDX 1.6."""
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import subprocess
-from pathlib import Path
 
 import pytest
 from cyclonedx.schema import SchemaVersion
 from cyclonedx.validation.json import JsonStrictValidator
 
+from tests.support.debian_rootfs import essential_context
 from tests.support.run import docker, xbuild
 from xbuild.host.local_registry import LocalRegistry
 
 pytestmark = pytest.mark.integration
 
-MIRROR = "http://deb.debian.org/debian"
-
-
 @pytest.fixture(scope="session")
 def debian_image(tmp_path_factory: pytest.TempPathFactory, registry: LocalRegistry,
                  engine: None) -> str:
     """bookworm's essential packages (about 20), FROM scratch, pushed as a single image."""
-    cache = Path(os.environ.get("XBUILD_TEST_CACHE", tmp_path_factory.mktemp("cache")))
-    context = tmp_path_factory.mktemp("debian")
-    rootfs = cache / "sbom-bookworm-essential-amd64.tar"
-    if not rootfs.is_file():
-        partial = rootfs.with_suffix(".part")
-        subprocess.run(["mmdebstrap", "--variant=essential", "--architectures=amd64",
-                        "--format=tar", "--", "bookworm", str(partial), MIRROR],
-                       check=True, capture_output=True, timeout=900)
-        partial.rename(rootfs)
-    shutil.copyfile(rootfs, context / "rootfs.tar")  # a link out of the context is not sent
-    (context / "Dockerfile").write_text("FROM scratch\nADD rootfs.tar /\n")
+    context = essential_context(tmp_path_factory, "debian")
     ref = f"{registry.address}/sbom/debian:bookworm-amd64"
     built = docker("build", "-q", "-t", ref, "--platform", "linux/amd64", str(context))
     assert built.returncode == 0, built.stderr

@@ -18,6 +18,7 @@ import pytest
 from cyclonedx.schema import SchemaVersion
 from cyclonedx.validation.json import JsonStrictValidator
 
+from tests.support.debian_rootfs import essential_context
 from tests.support.run import Cli, FixtureMatrix, docker, xbuild
 from xbuild.host.local_registry import LocalRegistry
 
@@ -227,20 +228,10 @@ def test_a_deleted_attestation_fails(release: dict[str, Any]) -> None:
 def debian_release(registry: LocalRegistry, tmp_path_factory: pytest.TempPathFactory,
                    engine: None) -> dict[str, Any]:
     """bookworm's essential set (mmdebstrap, cached), released signed by xbuild (amd64)."""
-    cache = Path(os.environ.get("XBUILD_TEST_CACHE", tmp_path_factory.mktemp("cache")))
     tmp = tmp_path_factory.mktemp("signed-debian")
-    rootfs = cache / "sbom-bookworm-essential-amd64.tar"
-    if not rootfs.is_file():
-        partial = rootfs.with_suffix(".part")
-        subprocess.run(["mmdebstrap", "--variant=essential", "--architectures=amd64",
-                        "--format=tar", "--", "bookworm", str(partial),
-                        "http://deb.debian.org/debian"], check=True, capture_output=True,
-                       timeout=900)
-        partial.rename(rootfs)
     root = tmp / "matrix"
-    (root / "deb").mkdir(parents=True)
-    shutil.copyfile(rootfs, root / "deb" / "rootfs.tar")
-    (root / "deb" / "Dockerfile").write_text("FROM scratch\nADD rootfs.tar /\n")
+    root.mkdir()
+    shutil.copytree(essential_context(tmp_path_factory, "deb"), root / "deb")
     (root / "matrix.yml").write_text("namespace: x\ntag: t\narchitectures: [amd64]\n"
                                      "images:\n  deb:\n    context: deb\n")
     key, public = key_pair(tmp / "keys")
