@@ -21,9 +21,9 @@ KeyOpt = Annotated[Path | None, typer.Option(
     "--key", help="Check signatures and attestations against this cosign public key.",
     show_default=False)]
 IdentityOpt = Annotated[str | None, typer.Option(
-    "--certificate-identity", help="Check keyless signatures: the signing workflow's identity, "
-                                   "e.g. https://github.com/OWNER/REPO/.github/workflows/"
-                                   "images.yml@refs/heads/main.", show_default=False)]
+    "--certificate-identity", help="Check keyless signatures made by this identity: the "
+                                   "signing workflow's URL at its ref (a signed run prints it).",
+    show_default=False)]
 IssuerOpt = Annotated[str | None, typer.Option(
     "--certificate-oidc-issuer", help="The keyless identity's issuer, e.g. "
                                       "https://token.actions.githubusercontent.com.",

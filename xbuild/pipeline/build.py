@@ -151,6 +151,10 @@ def build(matrix: Matrix, plan: Plan, settings: BuildSettings, console: Console,
         staged.cleanup()  # the staged copies; the cache keeps the files
     if cosign is not None:
         show_verify_commands(report.lists, signed, kit.console)
+        if plan.lists_deferred:
+            console.note(f"{', '.join(plan.lists_deferred)}: not signed here, as --arch leaves "
+                         "some of their arches out; `xbuild manifest --from` their build "
+                         "records signs them")
     return report
 
 
