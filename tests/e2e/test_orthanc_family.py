@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import subprocess
 import time
 from collections.abc import Iterator
@@ -19,6 +18,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from tests.support.cosign_keys import key_pair
 from tests.support.run import Cli, docker, xbuild
 from xbuild.host.local_registry import LocalRegistry
 
@@ -63,18 +63,15 @@ def family(registry: LocalRegistry, tmp_path_factory: pytest.TempPathFactory) ->
     bases = xbuild("bases", "-f", MATRIX, "--namespace", namespace, *arch_flags)
     assert bases.exit_code == 0, bases.stderr
     assert _platforms(f"{namespace}/debian:trixie-slim") == set(PLATFORMS.values())
-    keys = tmp_path_factory.mktemp("keys")
-    made = subprocess.run(["cosign", "generate-key-pair"], cwd=keys, capture_output=True,
-                          env={**os.environ, "COSIGN_PASSWORD": PASSWORD}, check=False)
-    assert made.returncode == 0, made.stderr
+    key, public = key_pair(tmp_path_factory.mktemp("keys"), PASSWORD)
     build: list[str | Path] = [
         "build", "orthanc-plugins", "-f", MATRIX, "--namespace", namespace, *arch_flags,
-        "--push", "--verify", "--sign-key", keys / "cosign.key", "--json", "--log-dir",
+        "--push", "--verify", "--sign-key", key, "--json", "--log-dir",
         tmp_path_factory.mktemp("logs")]
     started = time.monotonic()
     built = xbuild(*build, env={"COSIGN_PASSWORD": PASSWORD})
     yield Family(namespace=namespace, build=build, built=built,
-                 seconds=time.monotonic() - started, public=keys / "cosign.pub")
+                 seconds=time.monotonic() - started, public=public)
 
 
 def _platforms(ref: str) -> set[str]:

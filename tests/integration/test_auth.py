@@ -1,6 +1,6 @@
 """xbuild against a registry that requires a login (htpasswd): without `docker login`, one
 line naming the registry and `docker login`, no retries, no credential anywhere; after it,
-pushes, lists and verify work."""
+pushes, lists, signatures and verify work."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from tests.support.authregistry import AuthRegistry, auth_registry, registry_login
+from tests.support.cosign_keys import key_pair
 from tests.support.run import FixtureMatrix, xbuild
 
 pytestmark = pytest.mark.integration
@@ -46,3 +47,21 @@ def test_after_docker_login_pushes_lists_and_verify_work(
     assert merged.exit_code == 0, merged.stderr
     said = everything_said(run.stdout, run.stderr, verified.stderr, merged.stderr, logs=tmp_path)
     assert registry_login.password not in said
+
+
+def test_a_signed_release_keeps_the_registry_password_and_the_key_password_to_itself(
+        registry_login: AuthRegistry, fixture_matrix: FixtureMatrix, tmp_path: Path) -> None:
+    """cosign reads the registry login from docker's config, as skopeo does; the key's
+    password reaches it in its environment only."""
+    key_password = "key-password-never-said"
+    key, public = key_pair(tmp_path / "keys", key_password)
+    namespace = f"{registry_login.host}/signed"
+    run = xbuild("-v", "build", "duo", "--push", "--sign-key", key, "-f", fixture_matrix.path,
+                 "--namespace", namespace, "--log-dir", tmp_path / "logs", "--json",
+                 env={"COSIGN_PASSWORD": key_password})
+    assert run.exit_code == 0, run.stderr
+    verified = xbuild("-v", "verify", f"{namespace}/duo:latest", "--key", public, "--json")
+    assert verified.exit_code == 0, verified.stderr
+    said = everything_said(run.stdout, run.stderr, verified.stdout, verified.stderr,
+                           logs=tmp_path / "logs")
+    assert registry_login.password not in said and key_password not in said

@@ -8,7 +8,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-import os
 import shutil
 import subprocess
 from pathlib import Path
@@ -18,6 +17,7 @@ import pytest
 from cyclonedx.schema import SchemaVersion
 from cyclonedx.validation.json import JsonStrictValidator
 
+from tests.support.cosign_keys import key_pair
 from tests.support.debian_rootfs import essential_context
 from tests.support.run import Cli, FixtureMatrix, docker, xbuild
 from xbuild.host.local_registry import LocalRegistry
@@ -32,14 +32,6 @@ ARG TARGETVARIANT
 COPY busybox-${TARGETARCH}${TARGETVARIANT} /bin/busybox
 RUN ["/bin/busybox", "--install", "-s", "/bin"]
 """
-
-
-def key_pair(folder: Path, password: str = PASSWORD) -> tuple[Path, Path]:
-    folder.mkdir(parents=True, exist_ok=True)
-    done = subprocess.run(["cosign", "generate-key-pair"], cwd=folder, capture_output=True,
-                          env={**os.environ, "COSIGN_PASSWORD": password}, check=False)
-    assert done.returncode == 0, done.stderr
-    return folder / "cosign.key", folder / "cosign.pub"
 
 
 def cosign(*args: str, public: Path) -> subprocess.CompletedProcess[str]:
@@ -97,7 +89,7 @@ def release(fixture_matrix: FixtureMatrix, registry: LocalRegistry,
     (root / "app" / "Dockerfile").write_text(DOCKERFILE)
     (root / "matrix.yml").write_text(f"namespace: x\ntag: t\narchitectures: [{', '.join(ARCHES)}]"
                                      "\nimages:\n  app:\n    context: app\n")
-    key, public = key_pair(tmp / "keys")
+    key, public = key_pair(tmp / "keys", PASSWORD)
     namespace = f"{registry.address}/signed"
     run = signed_release(root, namespace, tmp / "logs", key)
     assert run.exit_code == 0, run.stderr
@@ -234,7 +226,7 @@ def debian_release(registry: LocalRegistry, tmp_path_factory: pytest.TempPathFac
     shutil.copytree(essential_context(tmp_path_factory, "deb"), root / "deb")
     (root / "matrix.yml").write_text("namespace: x\ntag: t\narchitectures: [amd64]\n"
                                      "images:\n  deb:\n    context: deb\n")
-    key, public = key_pair(tmp / "keys")
+    key, public = key_pair(tmp / "keys", PASSWORD)
     namespace = f"{registry.address}/signed-debian"
     run = signed_release(root, namespace, tmp / "logs", key)
     assert run.exit_code == 0, run.stderr
