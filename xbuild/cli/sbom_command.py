@@ -14,18 +14,15 @@ from xbuild.core.errors import NothingToDo
 from xbuild.output.console import print_json
 from xbuild.output.views import sbom_grid
 
+PackageOpt = Annotated[str | None, typer.Option(
+    "--package", "-p", help="Only this package's version per arch (a Debian package, a Python "
+                            "distribution or a Java artifact).", show_default=False)]
+
 
 @app.command()
 @handles_errors
-def sbom(
-    ref: RefArg,
-    arch: ArchOpt = None,
-    package: Annotated[str | None, typer.Option(
-        "--package", "-p", help="Only this package's version per arch (a Debian package, a "
-                                "Python distribution or a Java artifact).",
-        show_default=False)] = None,
-    as_json: JsonOpt = False,
-) -> None:
+def sbom(ref: RefArg, arch: ArchOpt = None, package: PackageOpt = None,
+         as_json: JsonOpt = False) -> None:
     """The software bill of materials of each arch, read from the image's files.
 
     Each arch's image is exported (no container runs) and its Debian packages (with the

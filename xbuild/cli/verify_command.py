@@ -17,6 +17,9 @@ from xbuild.core.refs import Reference
 from xbuild.host.cosign import Trust, checking_cosign
 from xbuild.output.console import print_json
 
+VerifyMatrixOpt = Annotated[Path | None, typer.Option(
+    "--matrix", "-f", help="Matrix for expected arches, smoke commands and the default tag "
+                           "(default: ./matrix.yml when it exists).", show_default=False)]
 KeyOpt = Annotated[Path | None, typer.Option(
     "--key", help="Check signatures and attestations against this cosign public key.",
     show_default=False)]
@@ -32,18 +35,9 @@ IssuerOpt = Annotated[str | None, typer.Option(
 
 @app.command()
 @handles_errors
-def verify(
-    ref: RefArg,
-    arch: ArchOpt = None,
-    matrix: Annotated[Path | None, typer.Option(
-        "--matrix", "-f", help="Matrix for expected arches, smoke commands and the default tag "
-                               "(default: ./matrix.yml when it exists).",
-        show_default=False)] = None,
-    key: KeyOpt = None,
-    identity: IdentityOpt = None,
-    issuer: IssuerOpt = None,
-    as_json: JsonOpt = False,
-) -> None:
+def verify(ref: RefArg, arch: ArchOpt = None, matrix: VerifyMatrixOpt = None,
+           key: KeyOpt = None, identity: IdentityOpt = None, issuer: IssuerOpt = None,
+           as_json: JsonOpt = False) -> None:
     """Prove every arch of a published image is what it claims.
 
     Per arch: the list entry, the image config, the `architecture` label, a real `arch`
