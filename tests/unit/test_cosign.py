@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.unit.fakes import RecordingShell
 from xbuild.core.refs import Reference
 from xbuild.host.cmd import Completed, Shell
 from xbuild.host.cosign import Cosign, SigningKey, Trust, statements
@@ -102,3 +103,13 @@ def test_attestations_come_back_decoded() -> None:
     found = Cosign(shell).attestations(LOCAL, "cyclonedx", Trust(key=Path("cosign.pub")))
     assert found == [statement]
     assert shell.calls[0][0][:2] == ("cosign", "verify-attestation")
+
+
+def test_a_key_that_does_not_open_is_told_apart() -> None:
+    key = SigningKey(path=Path("/keys/cosign.key"), password="wrong")
+    assert not Cosign(RecordingShell(fail=["public-key"]), key=key).opens_key()
+    opened = RecordingShell()
+    assert Cosign(opened, key=key).opens_key()
+    assert opened.commands == [("cosign", "public-key", "--key", "/keys/cosign.key")]
+    assert opened.environments[0] is not None
+    assert opened.environments[0]["COSIGN_PASSWORD"] == "wrong"

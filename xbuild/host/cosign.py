@@ -58,6 +58,17 @@ class Cosign:
                  retry: RetryPolicy | None = None) -> None:
         self.shell, self.key, self.retry = shell, key, retry or RetryPolicy()
 
+    def opens_key(self) -> bool:
+        """The private key opens with its password (cosign derives the public half): checked
+        before a run, so a wrong password stops it before anything is built."""
+        if self.key is None:
+            return True  # keyless: there is no key to open
+        try:
+            self._run(["public-key", "--key", str(self.key.path)], reads_only=True)
+        except CommandFailed:
+            return False
+        return True
+
     def sign(self, image: Reference) -> None:
         self._run(["sign", *self._signing_flags(), *_registry_flags(image), _pinned(image)])
 

@@ -39,7 +39,11 @@ def cosign_for(settings: SigningSettings, kit: Tools) -> Cosign | None:
             raise SelectionError(f"{settings.key}: no such cosign private key (--sign-key, "
                                  "or matrix.yml signing.key)")
         key = SigningKey(path=settings.key, password=os.environ.get(PASSWORD_ENV, ""))
-    return Cosign(kit.shell, key=key)
+    cosign = Cosign(kit.shell, key=key)
+    if not cosign.opens_key():
+        raise SelectionError(f"{settings.key}: cosign cannot open this private key with the "
+                             f"password in {PASSWORD_ENV} (wrong, or not set)")
+    return cosign
 
 
 def signing_with(cosign: Cosign, kit: Tools, evidence: Callable[[str], Evidence]) -> Signing:
