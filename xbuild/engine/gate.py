@@ -12,7 +12,6 @@ from xbuild.core.parity import NO_PARITY, ParitySpec, judge_parity
 from xbuild.core.plan import ManifestList
 from xbuild.core.refs import Reference
 from xbuild.core.results import TargetResult
-from xbuild.core.sbom import SbomSubject, make_sbom
 from xbuild.core.smoke import SmokeTest
 from xbuild.engine.audit import audit_arch
 from xbuild.engine.engines import Inspector
@@ -70,6 +69,8 @@ class VerifyGate:
     def _keep_sbom(self, result: TargetResult, arch: ArchReport) -> None:
         if self.evidence is None or arch.inventory is None:
             return
+        from xbuild.core.sbom import SbomSubject, make_sbom  # cyclonedx: not for a no-op run
+
         path = self.evidence(result.target.key).sbom
         path.parent.mkdir(parents=True, exist_ok=True)
         subject = SbomSubject(name=result.target.ref.repository, digest=result.digest,

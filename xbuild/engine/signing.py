@@ -9,6 +9,7 @@ Only images this run staged are signed: a no-op rerun signs and attests nothing.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
@@ -46,11 +47,20 @@ class Signing:
         """Attest and sign each (target key, pinned image); MissingEvidence before anything
         is signed when one has no SBOM or provenance; CommandFailed when cosign fails."""
         found = [(key, image, self._evidence(key)) for key, image in staged]
-        for key, image, evidence in found:
+        for key, image, _ in found:
             _note(log, f"attesting and signing {key}: {image}")
-            self.signer().attest(image, evidence.sbom, SBOM_TYPE)
-            self.signer().attest(image, evidence.provenance, PROVENANCE_TYPE)
-            self.signer().sign(image)
+        if found:
+            # one thread per image: cosign's key derivation and round trips overlap; an
+            # image's own three calls stay in order, as each rewrites its .att or .sig tag
+            with ThreadPoolExecutor(max_workers=len(found),
+                                    thread_name_prefix="xbuild-sign") as pool:
+                list(pool.map(lambda one: self._one(one[1], one[2]), found))
+
+    def _one(self, image: Reference, evidence: Evidence) -> None:
+        signer = self.signer()
+        signer.attest(image, evidence.sbom, SBOM_TYPE)
+        signer.attest(image, evidence.provenance, PROVENANCE_TYPE)
+        signer.sign(image)
 
     def list(self, staged: Reference, log: TextIO | None = None) -> Reference:
         """Sign the list just made under the tag `staged`; returns it pinned."""

@@ -130,9 +130,10 @@ def build(matrix: Matrix, plan: Plan, settings: BuildSettings, console: Console,
                              "add --push")
     signed = chosen(settings.signing, matrix) if settings.push else UNSIGNED
     kit = kit or tools(console, dry_run=settings.dry_run)
-    cosign = cosign_for(signed, kit)  # a missing key or cosign stops the run here
     resolution = _resolve(matrix, plan, settings, kit)
     todo = resolution.to_build(plan)
+    # a missing cosign or a key that does not open stops the run here, unless it is a no-op
+    cosign = cosign_for(signed, kit, check_key=bool(todo or resolution.staged))
     check_secrets(todo)
     nodes = settings.builders or matrix.builders
     if not settings.push:

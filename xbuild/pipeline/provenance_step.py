@@ -34,11 +34,18 @@ class ProvenanceWitness:
                  provenance: Provenance, kit: Tools) -> None:
         self.matrix, self.resolution, self.run, self.provenance = (matrix, resolution, run,
                                                                    provenance)
-        self.root = matrix.path.parent.resolve()
-        self.matrix_sha256 = hashlib.sha256(matrix.path.read_bytes()).hexdigest()
-        self.dirty = dirty(self.root, kit.shell)
+        self.root, self.shell = matrix.path.parent.resolve(), kit.shell
         self.builder: Callable[[str], tuple[tuple[str, str], ...]] = functools.cache(
             functools.partial(_builder, kit))
+
+    # read when the first image is staged, so a no-op run runs no git and reads no file
+    @functools.cached_property
+    def matrix_sha256(self) -> str:
+        return hashlib.sha256(self.matrix.path.read_bytes()).hexdigest()
+
+    @functools.cached_property
+    def dirty(self) -> bool:
+        return dirty(self.root, self.shell)
 
     def __call__(self, result: TargetResult, parent: Reference | None) -> None:
         path = self.run.evidence(result.target.key).provenance
