@@ -24,8 +24,9 @@ from xbuild.host.local_registry import LocalRegistry
 
 pytestmark = pytest.mark.integration
 
-STATUSES = {"pass", "fail", "n/a"}
+STATUSES = {"pass", "fail", "n/a", "not checked"}
 CORE_CHECKS = {"list", "config", "label", "run", "elf", "dpkg"}
+TRUST_CHECKS = {"signature", "sbom", "provenance"}  # without --key: not checked, never passed
 UNAME = {"amd64": "x86_64", "arm64v8": "aarch64", "arm32v7": "armv7l"}
 Report = dict[str, Any]
 
@@ -133,7 +134,10 @@ def assert_human_names(run: Verified, arch: str, check: str) -> None:
 def assert_arch_passes(run: Verified, arch: str) -> None:
     entry = run.arches()[arch]
     assert entry["ok"] is True, run.context()
-    assert {c["status"] for c in entry["checks"]} <= {"pass", "n/a"}, run.context()
+    assert {c["status"] for c in entry["checks"] if c["check"] not in TRUST_CHECKS} \
+        <= {"pass", "n/a"}, run.context()
+    assert {c["status"] for c in entry["checks"] if c["check"] in TRUST_CHECKS} \
+        == {"not checked"}, run.context()
     assert entry["digest"].startswith("sha256:"), entry
 
 
@@ -192,7 +196,7 @@ def test_honest_list_passes_every_check(honest: Verified) -> None:
     for arch in honest.arches():
         assert_arch_passes(honest, arch)
         checks = honest.checks(arch)
-        assert set(checks) == CORE_CHECKS, checks
+        assert set(checks) == CORE_CHECKS | TRUST_CHECKS, checks
         for name in ("list", "config", "label", "run", "elf"):
             assert checks[name]["status"] == "pass", (arch, checks[name])
         assert checks["dpkg"]["status"] == "n/a", checks["dpkg"]
@@ -214,9 +218,10 @@ def test_honest_digests_are_the_list_entries(honest: Verified, liars: Liars) -> 
 def test_honest_table_shows_every_arch_passing(honest: Verified) -> None:
     cells = table(honest.human.stderr)
     assert {arch for arch, _ in cells} == {"amd64", "arm64v8", "arm32v7"}, honest.context()
-    assert {check for _, check in cells} == CORE_CHECKS, honest.context()
+    assert {check for _, check in cells} == CORE_CHECKS | TRUST_CHECKS, honest.context()
     for (arch, check), cell in cells.items():
-        expected = "n/a" if check == "dpkg" else "✓"
+        expected = "n/a" if check == "dpkg" else "– not checked" if check in TRUST_CHECKS \
+            else "✓"
         assert cell.startswith(expected), (arch, check, cell)
     assert cells["arm32v7", "run"] == "✓ armv7l"
     assert "✗" not in honest.human.stderr, honest.context()
