@@ -15,6 +15,7 @@ from xbuild.core.refs import Reference
 Pairs = tuple[tuple[str, str], ...]
 OCI = "org.opencontainers.image"
 IDENTITY_LABEL = "xbuild.identity"  # see core/identity.py
+REVISION_LABEL = f"{OCI}.revision"  # the checkout's commit
 _SCP_LIKE = re.compile(r"(?P<user>[\w.-]+@)?(?P<host>[\w.-]+):(?P<path>[^/].*)")
 
 
@@ -67,7 +68,7 @@ def labels_for(*, title: str, arch: Arch, provenance: Provenance, version: str,
     labels = {
         "architecture": arch.name,
         f"{OCI}.created": provenance.created,
-        f"{OCI}.revision": provenance.revision,
+        REVISION_LABEL: provenance.revision,
         f"{OCI}.source": provenance.source,
         f"{OCI}.title": title,
         f"{OCI}.version": version,

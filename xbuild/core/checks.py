@@ -36,11 +36,12 @@ class Verdict(StrEnum):
 class Check:
     check: str
     status: Verdict
-    observed: str = ""  # may come from the image under judgment: made printable here
+    observed: str = ""  # both may come from the image under judgment: made printable here
     expected: str = ""
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "observed", printable(self.observed))
+        object.__setattr__(self, "expected", printable(self.expected))
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -23,9 +23,6 @@ class SigningSettings:
         return self.key is not None or self.keyless
 
 
-UNSIGNED = SigningSettings()
-
-
 @dataclass(frozen=True, slots=True, kw_only=True)
 class BuildSettings:
     push: bool = False

@@ -9,22 +9,21 @@ import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from xbuild.core.buildspec import IDENTITY_LABEL
+from xbuild.core.buildspec import IDENTITY_LABEL, REVISION_LABEL
 from xbuild.core.checks import Check, Verdict
 from xbuild.core.inventory import Inventory
 from xbuild.core.sbom import sbom_differences
 from xbuild.core.slsa import claims
 
-REVISION_LABEL = "org.opencontainers.image.revision"
 SIGNATURE, SBOM, PROVENANCE = "signature", "sbom", "provenance"
 DIFFERENCES_SHOWN = 3
 NOT_ASKED = "not checked (no --key or --certificate-identity)"
 
 
-def not_checked() -> tuple[Check, ...]:
-    """What verify says of signatures it was not asked to check: never a pass."""
+def not_checked(names: tuple[str, ...] = (SIGNATURE, SBOM, PROVENANCE)) -> tuple[Check, ...]:
+    """What verify says of checks it was not asked to make: never a pass."""
     return tuple(Check(check=name, status=Verdict.NOT_CHECKED, observed=NOT_ASKED)
-                 for name in (SIGNATURE, SBOM, PROVENANCE))
+                 for name in names)
 
 
 def signature_check(problem: str) -> Check:

@@ -30,6 +30,7 @@ from xbuild.host.paths import write_text_atomically
 OWNER = ".pid"
 DOWNLOADS = "downloads"
 EVIDENCE = "evidence"
+RECORD = "build-record.json"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -63,7 +64,7 @@ class RunFolder:
         return self.path / f"{name}-{tag}-{arch}.log"
 
     def evidence(self, key: str) -> Evidence:
-        return evidence_beside(self.path / "build-record.json", key)
+        return evidence_beside(self.path / RECORD, key)
 
     @property
     def downloads(self) -> Path:
@@ -76,7 +77,7 @@ class RunFolder:
         return _write_json(self.path / "summary.json", data)
 
     def write_build_record(self, data: dict[str, Any]) -> Path:
-        return _write_json(self.path / "build-record.json", data)
+        return _write_json(self.path / RECORD, data)
 
 
 def evidence_beside(record: Path, key: str) -> Evidence:

@@ -22,7 +22,7 @@ from xbuild.core.plan import Plan, Target
 from xbuild.core.platforms import sort_key
 from xbuild.core.refs import Reference
 from xbuild.core.results import RunReport
-from xbuild.core.settings import UNSIGNED, BuildSettings
+from xbuild.core.settings import BuildSettings, SigningSettings
 from xbuild.engine.gate import VerifyGate
 from xbuild.engine.runner import RunOptions, run_plan
 from xbuild.engine.signing import Evidence
@@ -128,7 +128,7 @@ def build(matrix: Matrix, plan: Plan, settings: BuildSettings, console: Console,
     if settings.signing.on and not settings.push:
         raise SelectionError("--sign-key and --sign-keyless sign what --push publishes: "
                              "add --push")
-    signed = chosen(settings.signing, matrix) if settings.push else UNSIGNED
+    signed = chosen(settings.signing, matrix) if settings.push else SigningSettings()
     kit = kit or tools(console, dry_run=settings.dry_run)
     resolution = _resolve(matrix, plan, settings, kit)
     todo = resolution.to_build(plan)

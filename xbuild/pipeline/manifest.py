@@ -16,7 +16,7 @@ from xbuild.core.identity import Resolution
 from xbuild.core.matrix import Matrix
 from xbuild.core.plan import ManifestList, Plan, make_plan
 from xbuild.core.results import ListResult, ListStatus
-from xbuild.core.settings import UNSIGNED, SigningSettings
+from xbuild.core.settings import SigningSettings
 from xbuild.engine.publish import publish_one
 from xbuild.engine.signing import Signing
 from xbuild.host.run_folder import evidence_beside
@@ -32,7 +32,7 @@ Choice = dict[str, str]  # target key -> a digest ("sha256:...") or why there is
 def manifest(matrix: Matrix, *, images: Sequence[str], namespace: str | None, tag: str | None,
              allow_partial: bool, dry_run: bool, console: Console,
              records: Sequence[Path] = (), kit: Tools | None = None,
-             signing: SigningSettings = UNSIGNED) -> list[ListResult]:
+             signing: SigningSettings = SigningSettings()) -> list[ListResult]:
     """Publish the lists; with `signing` (or matrix.yml's), each per-arch image new under its
     tag is attested with the SBOM and provenance its run kept beside its record, and signed,
     and so is each list, before its public tag moves."""

@@ -41,7 +41,7 @@ def verify(ref: Reference, wanted: Sequence[Arch], smoke: Sequence[SmokeTest],
 def without_trust(report: Report) -> Report:
     arches = tuple(replace(a, checks=(*a.checks, *judge.not_checked())) if a.digest else a
                    for a in report.arches)
-    return replace(report, arches=arches, list_checks=judge.not_checked()[:1])
+    return replace(report, arches=arches, list_checks=judge.not_checked((judge.SIGNATURE,)))
 
 
 def with_trust(report: Report, cosign: Cosign, trust: Trust, reader: TagReader) -> Report:
