@@ -15,7 +15,7 @@ from xbuild.core.checks import Verdict
 from xbuild.core.inventory import DebPackage, Inventory
 from xbuild.core.refs import Reference
 from xbuild.core.settings import SigningSettings
-from xbuild.pipeline.trust_step import verify_commands
+from xbuild.pipeline.trust_step import keyless_problem, verify_commands
 
 DIGEST = "sha256:" + "c" * 64
 OTHER = "sha256:" + "d" * 64
@@ -118,3 +118,14 @@ def test_contradicting_or_missing_trust_options_exit_2_before_anything_runs(
     (tmp_path / "cosign.pub").write_text("key")
     result = runner.invoke(app, ["verify", "ns/app:t", *args])
     assert_one_line_error(result, 2)
+
+
+@pytest.mark.parametrize(("env", "works"), [
+    ({}, False),
+    ({"ACTIONS_ID_TOKEN_REQUEST_URL": "https://x"}, False),  # a job without id-token: write
+    ({"ACTIONS_ID_TOKEN_REQUEST_URL": "https://x", "ACTIONS_ID_TOKEN_REQUEST_TOKEN": "t"}, True),
+    ({"SIGSTORE_ID_TOKEN": "eyJ"}, True),
+])
+def test_keyless_signing_needs_an_oidc_token_before_anything_runs(env: dict[str, str],
+                                                                  works: bool) -> None:
+    assert (keyless_problem(env) == "") is works

@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Mapping, Sequence
 
-from xbuild.core.errors import RegistryError, SelectionError
+from xbuild.core.errors import EnvironmentProblem, RegistryError, SelectionError
 from xbuild.core.matrix import Matrix
 from xbuild.core.refs import Reference
 from xbuild.core.results import ListResult, ListStatus
@@ -35,6 +35,8 @@ def cosign_for(settings: SigningSettings, kit: Tools, *, check_key: bool = True
     if not settings.on:
         return None
     checking_cosign(kit.shell)  # refuses a host without cosign
+    if settings.keyless and (problem := keyless_problem(os.environ)):
+        raise EnvironmentProblem(problem)
     key = None
     if settings.key is not None:
         if not settings.key.is_file():
@@ -46,6 +48,16 @@ def cosign_for(settings: SigningSettings, kit: Tools, *, check_key: bool = True
         raise SelectionError(f"{settings.key}: cosign cannot open this private key with the "
                              f"password in {PASSWORD_ENV} (wrong, or not set)")
     return cosign
+
+
+def keyless_problem(env: Mapping[str, str]) -> str:
+    """Why keyless signing cannot work here ("" when it can): cosign would otherwise wait for
+    a person to log in through a browser, in the middle of a release."""
+    if env.get("SIGSTORE_ID_TOKEN") or (env.get("ACTIONS_ID_TOKEN_REQUEST_URL")
+                                        and env.get("ACTIONS_ID_TOKEN_REQUEST_TOKEN")):
+        return ""
+    return ("--sign-keyless needs an OIDC token: run it in GitHub Actions in a job with "
+            "`id-token: write`, or set SIGSTORE_ID_TOKEN; or sign with --sign-key")
 
 
 def signing_with(cosign: Cosign, kit: Tools, evidence: Callable[[str], Evidence]) -> Signing:
