@@ -38,7 +38,13 @@ from xbuild.pipeline.download_step import download, downloads_wanted
 from xbuild.pipeline.provenance_step import ProvenanceWitness
 from xbuild.pipeline.resolve import resolve, with_downloads
 from xbuild.pipeline.tools import Tools, tools
-from xbuild.pipeline.trust_step import chosen, cosign_for, show_verify_commands, signing_with
+from xbuild.pipeline.trust_step import (
+    chosen,
+    cosign_for,
+    require_key_opens,
+    show_verify_commands,
+    signing_with,
+)
 
 
 def preflight(targets: Sequence[Target], nodes: NodeMap,
@@ -130,10 +136,11 @@ def build(matrix: Matrix, plan: Plan, settings: BuildSettings, console: Console,
                              "add --push")
     signed = chosen(settings.signing, matrix) if settings.push else SigningSettings()
     kit = kit or tools(console, dry_run=settings.dry_run)
+    cosign = cosign_for(signed, kit)
     resolution = _resolve(matrix, plan, settings, kit)
     todo = resolution.to_build(plan)
-    # a missing cosign or a key that does not open stops the run here, unless it is a no-op
-    cosign = cosign_for(signed, kit, check_key=bool(todo or resolution.staged))
+    if todo or resolution.staged:  # something will be signed
+        require_key_opens(cosign)
     check_secrets(todo)
     nodes = settings.builders or matrix.builders
     if not settings.push:

@@ -24,7 +24,12 @@ from xbuild.output.console import Console
 from xbuild.pipeline.resolve import resolve
 from xbuild.pipeline.tools import Tools, tools
 from xbuild.pipeline.trust_step import chosen as chosen_signing
-from xbuild.pipeline.trust_step import cosign_for, show_verify_commands, signing_with
+from xbuild.pipeline.trust_step import (
+    cosign_for,
+    require_key_opens,
+    show_verify_commands,
+    signing_with,
+)
 
 Choice = dict[str, str]  # target key -> a digest ("sha256:...") or why there is none
 
@@ -44,6 +49,7 @@ def manifest(matrix: Matrix, *, images: Sequence[str], namespace: str | None, ta
     chosen_from, where = _read_records(plan, records) if records else (None, {})
     kit = kit or tools(console, dry_run=dry_run)
     cosign = cosign_for(signed, kit)
+    require_key_opens(cosign)
     resolution = resolve(matrix, plan, kit.registry, push=True)
     chosen = (from_records(plan, resolution, chosen_from) if chosen_from is not None
               else from_registry(plan, resolution))

@@ -27,11 +27,10 @@ def chosen(settings: SigningSettings, matrix: Matrix) -> SigningSettings:
     return settings if settings.on else matrix.signing
 
 
-def cosign_for(settings: SigningSettings, kit: Tools, *, check_key: bool = True
-               ) -> Cosign | None:
-    """What signs this command's release; None when nothing is to be signed. Refuses a
-    missing key or cosign, so call it before anything runs; `check_key` also opens the key
-    (0.4 s of cosign's key derivation: not for a run that will sign nothing)."""
+def cosign_for(settings: SigningSettings, kit: Tools) -> Cosign | None:
+    """What signs this command's release; None when nothing is to be signed. Refuses a host
+    without cosign, a missing key and keyless signing without a token: call it before
+    anything runs (it reads no registry)."""
     if not settings.on:
         return None
     checking_cosign(kit.shell)  # refuses a host without cosign
@@ -43,11 +42,15 @@ def cosign_for(settings: SigningSettings, kit: Tools, *, check_key: bool = True
             raise SelectionError(f"{settings.key}: no such cosign private key (--sign-key, "
                                  "or matrix.yml signing.key)")
         key = SigningKey(path=settings.key, password=os.environ.get(PASSWORD_ENV, ""))
-    cosign = Cosign(kit.shell, key=key)
-    if check_key and not cosign.opens_key():
-        raise SelectionError(f"{settings.key}: cosign cannot open this private key with the "
-                             f"password in {PASSWORD_ENV} (wrong, or not set)")
-    return cosign
+    return Cosign(kit.shell, key=key)
+
+
+def require_key_opens(cosign: Cosign | None) -> None:
+    """Refuse a key its password does not open, before anything is built. It costs cosign's
+    key derivation (0.4 s), so a run that will sign nothing does not ask."""
+    if cosign is not None and cosign.key is not None and not cosign.opens_key():
+        raise SelectionError(f"{cosign.key.path}: cosign cannot open this private key with "
+                             f"the password in {PASSWORD_ENV} (wrong, or not set)")
 
 
 def keyless_problem(env: Mapping[str, str]) -> str:
